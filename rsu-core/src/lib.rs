@@ -1,12 +1,14 @@
 //! Pure domain and wire types of the raffle sales unit. No I/O lives here: the store, the sync
 //! engine, the server and the kiosk all build on these types, so the rules are written once.
 
+pub mod config;
 pub mod draw;
 pub mod event;
 pub mod ids;
 pub mod journal;
 pub mod money;
 pub mod payload;
+pub mod pin;
 pub mod validation;
 pub mod wire;
 

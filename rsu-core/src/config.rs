@@ -1,0 +1,220 @@
+//! The configuration a device pulls from the server (`GET /v1/rsu/config`, DESIGN §6) and applies
+//! in one local transaction. The demo database is built from the same types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::{EventState, JackpotRule, Package};
+use crate::journal::rfc3339_millis;
+
+/// Everything the device needs to sell, as of one configuration version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceConfig {
+    /// Increases whenever anything in here changes on the server.
+    pub version: i64,
+    pub organization: OrganizationConfig,
+    pub rsu: RsuConfig,
+    pub system: SystemRsuSettings,
+    pub events: Vec<EventConfig>,
+    pub allocations: Vec<AllocationConfig>,
+    pub operators: Vec<OperatorConfig>,
+    #[serde(default)]
+    pub commands: Vec<Command>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationConfig {
+    pub id: Uuid,
+    pub name: String,
+    pub license_number: String,
+    pub primary_currency: String,
+    pub rsu_settings: RsuSettings,
+}
+
+/// Organization `settings.rsuSettings` of seed 002.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RsuSettings {
+    pub validation_number_prefix: String,
+    #[serde(default = "default_block_size")]
+    pub default_validation_number_block_size: u32,
+    #[serde(default = "default_sync_timeout")]
+    pub offline_sync_timeout_minutes: u32,
+}
+
+fn default_block_size() -> u32 {
+    100
+}
+fn default_sync_timeout() -> u32 {
+    30
+}
+
+/// This device's own settings (seed 002 RSU `configuration`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RsuConfig {
+    pub id: Uuid,
+    pub rsu_no: u32,
+    pub name: String,
+    pub max_offline_tickets: Option<u64>,
+    pub sync_interval_minutes: u32,
+    /// Draw numbers left under which the device asks for a top-up; `None` means 5 × the largest package.
+    #[serde(default)]
+    pub low_water_mark: Option<u64>,
+}
+
+/// The `rsu` part of the system configuration (seed 002).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemRsuSettings {
+    pub offline_sale_expiration_minutes: i64,
+    pub api_key_rotation_days: u32,
+    pub default_max_offline_tickets: u64,
+}
+
+/// The per-event jurisdiction profile (DESIGN §4). Defaults are the strict choice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JurisdictionProfile {
+    #[serde(default = "yes")]
+    pub price_lock: bool,
+    #[serde(default = "yes")]
+    pub offline_sales_allowed: bool,
+    /// Extra receipt fields this regulator requires beyond DESIGN §5.
+    #[serde(default)]
+    pub required_receipt_fields: Vec<String>,
+    pub responsible_gaming_text: String,
+    /// Shown on the receipt, e.g. "Claim by 2026-12-31".
+    pub claim_deadline: String,
+    pub rules_url: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prize {
+    pub id: Uuid,
+    pub name: String,
+    /// `fixed` or `percentage`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Minor units, for fixed prizes.
+    pub value: Option<i64>,
+    /// Basis points of the net sales, for percentage prizes.
+    pub percentage_bp: Option<u32>,
+    pub position: u32,
+    pub winner_count: u32,
+}
+
+/// The server's latest jackpot figure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JackpotFigure {
+    pub amount: i64,
+    /// Net sales the server counted for it.
+    pub net_sales: i64,
+    #[serde(with = "rfc3339_millis")]
+    pub as_of: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventConfig {
+    pub id: Uuid,
+    pub name: String,
+    pub event_identifier: String,
+    pub state: EventState,
+    pub currency: String,
+    #[serde(with = "rfc3339_millis")]
+    pub sales_start_time: DateTime<Utc>,
+    #[serde(with = "rfc3339_millis")]
+    pub sales_end_time: DateTime<Utc>,
+    #[serde(with = "rfc3339_millis")]
+    pub draw_time: DateTime<Utc>,
+    /// IANA time zone of the venue, for receipts, e.g. `America/Los_Angeles`.
+    pub timezone: String,
+    pub venue_name: Option<String>,
+    pub jackpot: Option<JackpotRule>,
+    pub jackpot_current: Option<JackpotFigure>,
+    pub jurisdiction: JurisdictionProfile,
+    pub packages: Vec<Package>,
+    #[serde(default)]
+    pub prizes: Vec<Prize>,
+}
+
+/// A draw-number range held by this device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllocationConfig {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub start_number: i64,
+    pub end_number: i64,
+    /// `active` or `released`.
+    #[serde(default = "active")]
+    pub state: String,
+}
+
+fn active() -> String {
+    "active".into()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Seller,
+    Supervisor,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Seller => "seller",
+            Role::Supervisor => "supervisor",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "seller" => Some(Role::Seller),
+            "supervisor" => Some(Role::Supervisor),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorConfig {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    /// `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`, see [`crate::pin`].
+    pub pin_hash: String,
+    #[serde(default = "yes")]
+    pub is_active: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    Suspend,
+    Resume,
+    Close,
+}
+
+/// A command from the server, carried out at the device's next contact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Command {
+    pub id: Uuid,
+    pub kind: CommandKind,
+    pub event_id: Option<Uuid>,
+    #[serde(with = "rfc3339_millis")]
+    pub issued_at: DateTime<Utc>,
+}
