@@ -166,6 +166,8 @@ pub enum SaleRefusal {
     PrintUnresolved,
     #[error("This event does not allow offline sales and the server cannot be reached. Restore the network connection.")]
     OfflineNotAllowed,
+    #[error("The receipt would be missing {0}. Ask the raffle manager to complete the event setup; nothing was sold.")]
+    ReceiptIncomplete(String),
 }
 
 impl SaleRefusal {
@@ -183,6 +185,7 @@ impl SaleRefusal {
             SaleRefusal::SyncRequired { .. } => "sync_required",
             SaleRefusal::PrintUnresolved => "print_unresolved",
             SaleRefusal::OfflineNotAllowed => "offline_not_allowed",
+            SaleRefusal::ReceiptIncomplete(_) => "receipt_incomplete",
         }
     }
 }

@@ -1,1 +1,225 @@
-//! Placeholder.
+//! The device's SQLite store, shared by the kiosk (`rsu-app`) and the sync daemon (`rsu-syncd`).
+//!
+//! Two processes open the same file: WAL mode lets the daemon read while the kiosk sells, and every
+//! write is one short `BEGIN IMMEDIATE` transaction with a busy timeout, so neither sees
+//! `SQLITE_BUSY`. `synchronous=FULL` makes a committed sale survive power loss (DESIGN §3.1).
+//! A database that fails its checks is reported and kept: it may hold unsynced sales, so this
+//! crate never deletes or recreates one.
+
+mod config;
+mod error;
+mod journal;
+mod people;
+mod sale;
+mod status;
+
+pub use config::{demo_config, DeviceIdentity, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN};
+pub use error::{LoginError, StoreError};
+pub use journal::{EntryOutcome, SyncResult};
+pub use people::{Operator, Shift};
+pub use sale::{PrintState, ReceiptContext, Sale, SaleRequest};
+pub use status::{
+    reset_database, AllocationStatus, StartupReport, Status, SyncCounts, VerifyReport,
+};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The device schema, in order. Each is applied once, in its own transaction, tracked by
+/// `PRAGMA user_version`. A released migration is never edited.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/device/0001_init.sql")];
+
+/// How long a writer waits for the other process before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An open device store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    /// Tests pin the clock; production reads the system clock plus the server offset.
+    fixed_now: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if absent) the store at `path`, sets the pragmas, checks the file and
+    /// applies pending migrations. A damaged file is reported as [`StoreError::Corrupt`] and left
+    /// exactly where it is.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+                    what: format!("creating the data directory {}", dir.display()),
+                    source: e,
+                })?;
+            }
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)
+            .map_err(|e| StoreError::classify(e, &path))?;
+        let mut store = Store {
+            conn,
+            path,
+            fixed_now: None,
+        };
+        store.configure().map_err(|e| e.at(&store.path))?;
+        store.integrity_check()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens a store that must already exist (the sync daemon never creates one).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let p = path.as_ref();
+        if !p.exists() {
+            return Err(StoreError::Missing(p.to_path_buf()));
+        }
+        Store::open(p)
+    }
+
+    fn configure(&mut self) -> Result<(), StoreError> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // journal_mode answers with the mode in force; a non-database file fails right here.
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Invalid(format!(
+                "the database could not switch to WAL mode (it is in {mode} mode)"
+            )));
+        }
+        self.conn.execute_batch(
+            "PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA wal_autocheckpoint = 1000;",
+        )?;
+        Ok(())
+    }
+
+    fn integrity_check(&self) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA quick_check")
+            .map_err(|e| StoreError::classify(e, &self.path))?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| StoreError::classify(e, &self.path))?;
+        if rows.len() == 1 && rows[0] == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: rows.join("; "),
+            })
+        }
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let current: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let latest = MIGRATIONS.len() as i64;
+        if current > latest {
+            return Err(StoreError::TooNew {
+                found: current,
+                supported: latest,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Another process may have migrated while we waited for the lock.
+            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if now > i as i64 {
+                continue;
+            }
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version in force.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Pins the clock (tests and the crash harness). `None` returns to the system clock.
+    pub fn set_fixed_now(&mut self, now: Option<DateTime<Utc>>) {
+        self.fixed_now = now;
+    }
+
+    /// The device's notion of now: the system clock corrected by the server offset.
+    pub fn now(&self) -> Result<DateTime<Utc>, StoreError> {
+        if let Some(t) = self.fixed_now {
+            return Ok(t);
+        }
+        let offset: Option<i64> = self
+            .conn
+            .query_row("SELECT clock_offset_ms FROM device WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        Ok(Utc::now() + chrono::Duration::milliseconds(offset.unwrap_or(0)))
+    }
+
+    /// Limits the file size in pages. Used by tests to simulate a full disk.
+    pub fn set_max_page_count(&self, pages: i64) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Direct access for tests and benchmarks in this workspace.
+    #[doc(hidden)]
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn begin(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// Formats a time for storage (RFC 3339, UTC, milliseconds): such strings sort in time order.
+pub(crate) fn ts(t: &DateTime<Utc>) -> String {
+    rsu_core::journal::format_time(t)
+}
+
+pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Invalid(format!("stored time {s:?} is not RFC 3339")))
+}
+
+pub(crate) fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::parse_str(s)
+        .map_err(|_| StoreError::Invalid(format!("stored id {s:?} is not a UUID")))
+}

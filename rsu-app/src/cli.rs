@@ -1,0 +1,572 @@
+//! The headless CLI: for operators at a terminal, scripts, and tests.
+//! Every failure is one clear line on stderr and a non-zero exit.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use rsu_core::payload::{CustomerInfo, Payment, PaymentMethod};
+use rsu_store::{Sale, SaleRequest, Store, StoreError};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::receipt_text::sale_text;
+
+/// Elite Raffle RSU: the raffle sales unit kiosk and its command line.
+///
+/// Sales are committed to the device's SQLite database before anything prints, and stay there
+/// until the sync daemon (rsu-syncd) has delivered them to the server.
+#[derive(Parser, Debug)]
+#[command(name = "rsu-app", version, about, long_about = None)]
+pub struct Cli {
+    /// The device database. Defaults to the platform data directory (e.g. ~/.local/share/rsu/rsu.sqlite3).
+    #[arg(long, global = true, env = "RSU_DB")]
+    pub db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a demo device database: "Summer Festival Raffle", three packages, draw numbers 1001–1200, seller PIN 1111, supervisor PIN 9999.
+    DemoInit,
+    /// Log an operator in with a PIN (opens their shift if none is open).
+    Login {
+        #[arg(long, env = "RSU_PIN")]
+        pin: String,
+        /// Cash float for the shift, in minor units (cents).
+        #[arg(long)]
+        float: Option<i64>,
+    },
+    /// Log out. Refused while sales are waiting to sync; use `lock` to step away instead.
+    Logout,
+    /// Lock the kiosk without logging out (the shift stays open).
+    Lock,
+    /// Sell a package to the logged-in operator's customer and show its receipt.
+    Sell(SellArgs),
+    /// Void a whole sale (supervisor PIN and a reason needed).
+    Void {
+        validation_number: String,
+        #[arg(long)]
+        supervisor_pin: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Print a sale's receipt again, marked REPRINT n. A receipt that printed needs a supervisor PIN.
+    Reprint {
+        validation_number: String,
+        #[arg(long)]
+        supervisor_pin: Option<String>,
+    },
+    /// Spoil a receipt that failed to print (a void with reason "misprint"; supervisor PIN needed).
+    Spoil {
+        validation_number: String,
+        #[arg(long)]
+        supervisor_pin: String,
+    },
+    /// Open or close a shift.
+    Shift {
+        #[command(subcommand)]
+        action: ShiftAction,
+    },
+    /// List recent sales (newest first).
+    Sales {
+        /// Show only sales whose validation number contains this text.
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the device's state: event, numbers left, sync backlog, unresolved print.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the database and the journal's hash chain.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the whole journal as JSON lines (for a device that cannot sync).
+    Export {
+        /// Output file; standard output if omitted.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Delete the device database. Refused while anything is waiting to sync.
+    Reset {
+        /// Confirm that the database should be deleted.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Sell 1-ticket packages in a loop, printing each validation number after its commit
+    /// (used by the crash test).
+    #[command(hide = true)]
+    SellLoop {
+        #[arg(long)]
+        count: Option<u64>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SellArgs {
+    /// Package name (e.g. "5 tickets"), its id, or its ticket count.
+    #[arg(long)]
+    pub package: String,
+    #[arg(long, value_enum, default_value_t = PayArg::Cash)]
+    pub payment: PayArg,
+    /// Card terminal reference (required for card payments).
+    #[arg(long)]
+    pub reference: Option<String>,
+    #[arg(long)]
+    pub customer_name: Option<String>,
+    #[arg(long)]
+    pub customer_email: Option<String>,
+    #[arg(long)]
+    pub customer_phone: Option<String>,
+    /// Log in with this PIN first (otherwise the logged-in operator sells).
+    #[arg(long, env = "RSU_PIN")]
+    pub pin: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum PayArg {
+    Cash,
+    Card,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShiftAction {
+    /// Open a shift for the logged-in operator.
+    Open {
+        /// Cash float in minor units (cents).
+        #[arg(long, default_value_t = 0)]
+        float: i64,
+    },
+    /// Close the logged-in operator's shift and show the Z report (supervisor PIN needed).
+    Close {
+        #[arg(long)]
+        supervisor_pin: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the running totals of the open shift.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The default database path from the platform's data directory.
+pub fn default_db_path() -> Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("org", "EliteRaffle", "rsu")
+        .context("cannot find a home directory for the default database: pass --db PATH")?;
+    Ok(dirs.data_dir().join("rsu.sqlite3"))
+}
+
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Result<ExitCode> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            // --help and --version are not errors.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return Ok(ExitCode::from(code));
+        }
+    };
+    let db = match cli.db.clone() {
+        Some(p) => p,
+        None => default_db_path()?,
+    };
+    execute(cli.command, db)
+}
+
+fn open(db: &PathBuf) -> Result<Store> {
+    let store = Store::open_existing(db)?;
+    if !store.is_enrolled()? {
+        return Err(StoreError::NotEnrolled.into());
+    }
+    Ok(store)
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn find_package(store: &Store, wanted: &str) -> Result<uuid::Uuid> {
+    let mut stmt = store.connection().prepare(
+        "SELECT p.id, p.name, p.ticket_count FROM packages p JOIN events e ON e.id = p.event_id
+         WHERE p.is_active = 1 ORDER BY (e.state = 'active') DESC, p.display_order",
+    )?;
+    let rows: Vec<(String, String, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let w = wanted.trim();
+    let hit = rows.iter().find(|(id, name, count)| {
+        id == w || name.eq_ignore_ascii_case(w) || w.parse::<i64>().ok() == Some(*count)
+    });
+    match hit {
+        Some((id, _, _)) => Ok(uuid::Uuid::parse_str(id)?),
+        None => {
+            let names: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+            bail!(
+                "no package {w:?} on sale: choose one of {}",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+fn show_sale(store: &Store, sale: &Sale, reprint: Option<u32>, json: bool) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "id": sale.id,
+            "seq": sale.seq,
+            "validationNumber": sale.validation_number,
+            "drawNumbers": sale.draw_numbers.iter().map(|n| n.0).collect::<Vec<_>>(),
+            "package": sale.package_name,
+            "ticketCount": sale.ticket_count,
+            "total": sale.total.minor,
+            "currency": sale.total.currency.code(),
+            "printState": sale.print_state.as_str(),
+            "reprint": reprint,
+            "voided": sale.voided_at.is_some(),
+        }));
+    }
+    let ctx = store.receipt_context(sale)?;
+    print!("{}", sale_text(sale, &ctx, reprint));
+    Ok(())
+}
+
+fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
+    match command {
+        Command::DemoInit => {
+            let mut store = Store::open(&db)?;
+            if store.is_enrolled()? {
+                println!("{} already holds a device; nothing changed.", db.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let (identity, config) = rsu_store::demo_config(store.now()?)?;
+            store.set_identity(&identity)?;
+            store.apply_config(&config)?;
+            println!("Demo device created at {}", db.display());
+            println!("Event: Summer Festival Raffle; draw numbers 1001–1200");
+            println!(
+                "Seller PIN {}, supervisor PIN {}",
+                rsu_store::DEMO_SELLER_PIN,
+                rsu_store::DEMO_SUPERVISOR_PIN
+            );
+        }
+        Command::Login { pin, float } => {
+            let mut store = open(&db)?;
+            let (op, shift) = store.login(&pin, float)?;
+            println!(
+                "{} logged in ({}); shift opened {}",
+                op.name,
+                op.role.as_str(),
+                shift.opened_at.format("%Y-%m-%d %H:%M")
+            );
+        }
+        Command::Logout => {
+            open(&db)?.logout()?;
+            println!("Logged out.");
+        }
+        Command::Lock => {
+            open(&db)?.lock_screen()?;
+            println!("Locked. Log in with a PIN to continue.");
+        }
+        Command::Sell(args) => {
+            let mut store = open(&db)?;
+            if let Some(pin) = &args.pin {
+                store.login(pin, None)?;
+            }
+            let package_id = find_package(&store, &args.package)?;
+            let method = match args.payment {
+                PayArg::Cash => PaymentMethod::Cash,
+                PayArg::Card => PaymentMethod::Card,
+            };
+            let customer = CustomerInfo {
+                name: args.customer_name,
+                email: args.customer_email,
+                phone: args.customer_phone,
+            };
+            let req = SaleRequest {
+                package_id,
+                payment: Payment {
+                    method,
+                    reference: args.reference,
+                },
+                customer: Some(customer),
+            };
+            let sale = store.sell(&req)?;
+            // The CLI's "printer" is the terminal: the receipt is shown, then confirmed.
+            show_sale(&store, &sale, None, args.json)?;
+            store.mark_printed(sale.id)?;
+        }
+        Command::Void {
+            validation_number,
+            supervisor_pin,
+            reason,
+        } => {
+            let sale = open(&db)?.void(&validation_number, &supervisor_pin, &reason)?;
+            println!(
+                "Voided {} ({} tickets, {}): {}",
+                sale.validation_number, sale.ticket_count, sale.total, reason
+            );
+        }
+        Command::Reprint {
+            validation_number,
+            supervisor_pin,
+        } => {
+            let mut store = open(&db)?;
+            let (sale, n) = store.reprint(&validation_number, supervisor_pin.as_deref())?;
+            show_sale(&store, &sale, Some(n), false)?;
+            store.mark_printed(sale.id)?;
+        }
+        Command::Spoil {
+            validation_number,
+            supervisor_pin,
+        } => {
+            let sale = open(&db)?.spoil(&validation_number, &supervisor_pin)?;
+            println!(
+                "Spoiled {}: its draw numbers will not be sold again. Selling can continue.",
+                sale.validation_number
+            );
+        }
+        Command::Shift { action } => {
+            let mut store = open(&db)?;
+            match action {
+                ShiftAction::Open { float } => {
+                    let s = store.open_shift(float)?;
+                    println!(
+                        "Shift opened at {} with float {}",
+                        s.opened_at.format("%H:%M"),
+                        s.float_minor
+                    );
+                }
+                ShiftAction::Close {
+                    supervisor_pin,
+                    json,
+                } => {
+                    let z = store.close_shift(&supervisor_pin)?;
+                    if json {
+                        print_json(&z)?;
+                    } else {
+                        print_z(&z);
+                    }
+                }
+                ShiftAction::Show { json } => match store.shift_totals()? {
+                    Some(z) if json => print_json(&z)?,
+                    Some(z) => print_z(&z),
+                    None => bail!("no open shift: log in to open one"),
+                },
+            }
+        }
+        Command::Sales {
+            search,
+            limit,
+            json,
+        } => {
+            let store = open(&db)?;
+            let sales = store.recent_sales(limit, search.as_deref())?;
+            if json {
+                let v: Vec<_> = sales.iter().map(|s| serde_json::json!({
+                    "validationNumber": s.validation_number, "package": s.package_name, "total": s.total.minor,
+                    "drawNumbers": rsu_core::draw::compress_display(&s.draw_numbers), "printState": s.print_state.as_str(),
+                    "voided": s.voided_at.is_some(), "soldAt": s.sold_at,
+                })).collect();
+                print_json(&v)?;
+            } else {
+                for s in sales {
+                    println!(
+                        "{}  {:<11} {:>9}  {:<20} {}{}",
+                        s.validation_number,
+                        s.package_name,
+                        s.total.to_string(),
+                        rsu_core::draw::compress_display(&s.draw_numbers),
+                        s.print_state.as_str(),
+                        if s.voided_at.is_some() { " VOID" } else { "" }
+                    );
+                }
+            }
+        }
+        Command::Status { json } => {
+            let status = open(&db)?.status()?;
+            if json {
+                print_json(&status)?;
+            } else {
+                println!(
+                    "Device:        {} (RSU {:03}, epoch {})",
+                    status.device_name, status.rsu_no, status.epoch
+                );
+                println!(
+                    "Event:         {} ({})",
+                    status.event_name.as_deref().unwrap_or("none"),
+                    status.event_state.as_deref().unwrap_or("-")
+                );
+                println!(
+                    "Operator:      {}",
+                    status.operator.as_deref().unwrap_or("nobody logged in")
+                );
+                println!(
+                    "Numbers left:  {}{}",
+                    status.numbers_left,
+                    if status.numbers_left < status.low_water_mark {
+                        " (low: connect to get more)"
+                    } else {
+                        ""
+                    }
+                );
+                println!("Sales:         {} ({} voided)", status.sales, status.voids);
+                println!(
+                    "Unsynced:      {} entries, {} tickets; oldest {}",
+                    status.sync.pending_entries,
+                    status.sync.unsynced_tickets,
+                    status
+                        .sync
+                        .oldest_pending_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "-".into())
+                );
+                println!("Rejected:      {}", status.sync.rejected);
+                if let (Some(j), Some(c)) = (status.jackpot_estimate, &status.jackpot_currency) {
+                    let cur = rsu_core::Currency::new(c)?;
+                    println!(
+                        "Jackpot:       {} (estimated)",
+                        rsu_core::Money::new(j, cur)
+                    );
+                }
+                if let Some(vn) = status.unresolved_print {
+                    println!("ATTENTION:     receipt {vn} is not confirmed printed: reprint it or have a supervisor spoil it");
+                }
+            }
+        }
+        Command::Verify { json } => {
+            let store = open(&db)?;
+            let report = store.verify()?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("Database check: {}", report.quick_check);
+                println!(
+                    "Journal: {} entries, chain verified, head {}",
+                    report.entries,
+                    report.chain_head.as_deref().unwrap_or("-")
+                );
+                println!(
+                    "Sales: {}, draw numbers: {}, sold twice: {}",
+                    report.sales, report.draw_numbers, report.duplicate_draw_numbers
+                );
+            }
+            if report.quick_check != "ok" || report.duplicate_draw_numbers > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Export { out } => {
+            let store = open(&db)?;
+            let n = match out {
+                Some(path) => {
+                    let mut f = std::fs::File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    let n = store.export_journal(&mut f)?;
+                    f.sync_all()
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    n
+                }
+                None => store.export_journal(&mut std::io::stdout().lock())?,
+            };
+            eprintln!("{n} journal entries exported.");
+        }
+        Command::Reset { yes } => {
+            if !yes {
+                bail!(
+                    "reset deletes the device database {}: add --yes to confirm",
+                    db.display()
+                );
+            }
+            rsu_store::reset_database(&db)?;
+            println!("Deleted {}.", db.display());
+        }
+        Command::SellLoop { count } => {
+            let mut store = open(&db)?;
+            let package_id = find_package(&store, "1")?;
+            let req = SaleRequest {
+                package_id,
+                payment: Payment {
+                    method: PaymentMethod::Cash,
+                    reference: None,
+                },
+                customer: None,
+            };
+            let stdout = std::io::stdout();
+            let mut i = 0u64;
+            while count.is_none_or(|c| i < c) {
+                let sale = store.sell(&req)?;
+                {
+                    let mut lock = stdout.lock();
+                    writeln!(lock, "{}", sale.validation_number)?;
+                    lock.flush()?;
+                }
+                store.mark_printed(sale.id)?;
+                i += 1;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_z(z: &rsu_core::payload::ShiftClosePayload) {
+    let cur = rsu_core::Currency::new(&z.currency).ok();
+    let m = |v: i64| {
+        cur.map(|c| rsu_core::Money::new(v, c).to_string())
+            .unwrap_or_else(|| v.to_string())
+    };
+    println!("Z REPORT  shift {}", z.shift_id);
+    println!(
+        "Opened {}  closed {}",
+        z.opened_at.format("%Y-%m-%d %H:%M"),
+        z.closed_at.format("%Y-%m-%d %H:%M")
+    );
+    for l in &z.lines {
+        println!(
+            "  {:<12} sales {:>4} {:>10}   voids {:>3} {:>9}",
+            l.package_name,
+            l.sales_count,
+            m(l.sales_amount),
+            l.voids_count,
+            m(l.voids_amount)
+        );
+    }
+    println!(
+        "Sales {} ({}), voids {} ({})",
+        z.sales_count,
+        m(z.sales_amount),
+        z.voids_count,
+        m(z.voids_amount)
+    );
+    println!(
+        "Float {}  cash sales {}  card sales {}  cash expected {}",
+        m(z.float_amount),
+        m(z.cash_sales_amount),
+        m(z.card_sales_amount),
+        m(z.cash_expected)
+    );
+    for r in &z.ranges {
+        println!(
+            "  numbers {}\u{2013}{} ({} sold)",
+            r.first_number, r.last_number, r.count
+        );
+    }
+    println!(
+        "Seq {}–{}  chain head {}",
+        z.first_seq.map(|s| s.to_string()).unwrap_or_default(),
+        z.last_seq.map(|s| s.to_string()).unwrap_or_default(),
+        z.chain_head
+    );
+}

@@ -1,0 +1,59 @@
+//! A plain-text rendering of a sale for the terminal. The printed receipt itself is composed by
+//! `rsu-print`; this is what the CLI shows an operator.
+
+use rsu_core::draw::compress_display;
+use rsu_store::{ReceiptContext, Sale};
+
+/// The sale as a short text block, 42 columns wide.
+pub fn sale_text(sale: &Sale, ctx: &ReceiptContext, reprint: Option<u32>) -> String {
+    let mut out = String::new();
+    let line = "-".repeat(42);
+    if let Some(n) = reprint {
+        out.push_str(&format!("*** REPRINT {n} ***\n"));
+    }
+    out.push_str(&format!(
+        "{}\nLicence {}\n{}\n",
+        ctx.organization_name, ctx.license_number, line
+    ));
+    out.push_str(&format!(
+        "{} ({})\nDraw: {} {}\n",
+        ctx.event_name,
+        ctx.event_identifier,
+        ctx.draw_time.format("%Y-%m-%d %H:%M"),
+        ctx.timezone
+    ));
+    out.push_str(&format!("{}\n", line));
+    out.push_str(&format!(
+        "{} ({} tickets)  {}\n",
+        sale.package_name, sale.ticket_count, sale.total
+    ));
+    out.push_str(&format!(
+        "Draw numbers: {}\n",
+        compress_display(&sale.draw_numbers)
+    ));
+    out.push_str(&format!(
+        "Paid: {}{}\n",
+        sale.payment.method.as_str(),
+        sale.payment
+            .reference
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    ));
+    out.push_str(&format!("Validation: {}\n", sale.validation_number));
+    out.push_str(&format!("{}\n", line));
+    out.push_str(&format!(
+        "RSU {} ({:03}) - {}\nIssued {}\n",
+        ctx.rsu_name,
+        ctx.rsu_no,
+        ctx.operator_name,
+        sale.sold_at.format("%Y-%m-%d %H:%M:%S UTC")
+    ));
+    out.push_str(&format!(
+        "Rules: {}\nTicket holders need not be present to win.\n{}\n{}\n",
+        ctx.jurisdiction.rules_url,
+        ctx.jurisdiction.claim_deadline,
+        ctx.jurisdiction.responsible_gaming_text
+    ));
+    out
+}

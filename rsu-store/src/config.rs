@@ -1,0 +1,482 @@
+//! Device identity, applying pulled configuration, allocation release, and the demo data.
+
+use chrono::{DateTime, Duration, Utc};
+use rsu_core::config::*;
+use rsu_core::event::{EventState, JackpotRule, Package};
+use rsu_core::journal::EntryKind;
+use rsu_core::money::{Currency, Money};
+use rsu_core::payload::AllocationReleasePayload;
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::journal::{append, critical};
+use crate::{parse_uuid, ts, Store, StoreError};
+
+/// Who this device is, from enrollment (or the demo).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    pub rsu_id: Uuid,
+    pub rsu_no: u32,
+    pub name: String,
+    pub server_url: Option<String>,
+    pub key_id: Option<String>,
+    pub validation_key_hex: String,
+}
+
+impl Store {
+    /// Sets the device identity. The first time, epoch 1 starts; later (re-enrollment) a new
+    /// epoch starts, which is refused while journal entries are pending.
+    pub fn set_identity(&mut self, id: &DeviceIdentity) -> Result<i64, StoreError> {
+        let pending = self.sync_counts()?.pending_entries;
+        let now = self.now()?;
+        let tx = self.begin()?;
+        let current: Option<i64> = tx
+            .query_row("SELECT epoch FROM device WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        let epoch = match current {
+            Some(_) if pending > 0 => {
+                return Err(StoreError::PendingEntries {
+                    count: pending,
+                    action: "re-enrollment",
+                })
+            }
+            Some(e) => e + 1,
+            None => 1,
+        };
+        tx.execute(
+            "INSERT INTO device (id, rsu_id, rsu_no, name, epoch, server_url, key_id, validation_key_hex, enrolled_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET rsu_id = excluded.rsu_id, rsu_no = excluded.rsu_no, name = excluded.name,
+                 epoch = excluded.epoch, server_url = excluded.server_url, key_id = excluded.key_id,
+                 validation_key_hex = excluded.validation_key_hex, enrolled_at = excluded.enrolled_at",
+            params![id.rsu_id.to_string(), id.rsu_no, id.name, epoch, id.server_url, id.key_id, id.validation_key_hex, ts(&now)],
+        )?;
+        critical(
+            &tx,
+            now,
+            "ENROLLED",
+            "INFO",
+            format!(
+                "device {} enrolled as RSU {} (epoch {epoch})",
+                id.name, id.rsu_no
+            ),
+            None,
+            json!({"rsuId": id.rsu_id, "epoch": epoch}),
+        )?;
+        tx.commit()?;
+        Ok(epoch)
+    }
+
+    /// Whether the device has an identity yet.
+    pub fn is_enrolled(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM device", [], |r| r.get::<_, i64>(0))?
+            > 0)
+    }
+
+    /// Records that the server answered, and the clock offset it implies.
+    pub fn record_server_contact(
+        &mut self,
+        clock_offset_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let now = self.now()?;
+        let tx = self.begin()?;
+        tx.execute(
+            "UPDATE device SET last_server_contact_at = ?1 WHERE id = 1",
+            [ts(&now)],
+        )?;
+        if let Some(off) = clock_offset_ms {
+            tx.execute("UPDATE device SET clock_offset_ms = ?1 WHERE id = 1", [off])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Applies pulled configuration in one transaction. Committed sales are never changed: a new
+    /// price applies to new sales only. Returns false if `cfg` is older than what is applied.
+    pub fn apply_config(&mut self, cfg: &DeviceConfig) -> Result<bool, StoreError> {
+        let now = self.now()?;
+        let tx = self.begin()?;
+        let (version, rsu_no): (i64, u32) = tx
+            .query_row(
+                "SELECT config_version, rsu_no FROM device WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or(StoreError::NotEnrolled)?;
+        if cfg.version < version {
+            return Ok(false);
+        }
+        if cfg.rsu.rsu_no != rsu_no {
+            return Err(StoreError::Invalid(format!(
+                "the configuration is for RSU {} but this device is RSU {rsu_no}: re-enroll the device",
+                cfg.rsu.rsu_no
+            )));
+        }
+        apply(&tx, cfg, now)?;
+        tx.execute(
+            "UPDATE device SET config_version = ?1, name = ?2 WHERE id = 1",
+            params![cfg.version, cfg.rsu.name],
+        )?;
+        critical(
+            &tx,
+            now,
+            "CONFIG_APPLIED",
+            "INFO",
+            format!("configuration version {} applied", cfg.version),
+            None,
+            json!({"version": cfg.version}),
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Gives back the unused rest of an allocation, recorded as an `allocation_release` entry.
+    pub fn release_allocation(
+        &mut self,
+        allocation_id: Uuid,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let now = self.now()?;
+        let tx = self.begin()?;
+        let released = release_tx(&tx, now, allocation_id)?;
+        tx.commit()?;
+        Ok(released)
+    }
+}
+
+fn release_tx(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    allocation_id: Uuid,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    let row: Option<(String, i64, i64, String)> = tx
+        .query_row(
+            "SELECT event_id, next_number, end_number, state FROM allocations WHERE id = ?1",
+            [allocation_id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let (event_id, next, end, state) =
+        row.ok_or_else(|| StoreError::NotFound(format!("no allocation {allocation_id}")))?;
+    if state == "released" {
+        return Ok(None);
+    }
+    tx.execute(
+        "UPDATE allocations SET state = 'released' WHERE id = ?1",
+        [allocation_id.to_string()],
+    )?;
+    if next > end {
+        return Ok(None);
+    }
+    append(
+        tx,
+        EntryKind::AllocationRelease,
+        &AllocationReleasePayload {
+            allocation_id,
+            event_id: parse_uuid(&event_id)?,
+            start_number: next,
+            end_number: end,
+        },
+        now,
+    )?;
+    critical(
+        tx,
+        now,
+        "ALLOCATION_RELEASED",
+        "INFO",
+        format!("draw numbers {next}\u{2013}{end} released"),
+        None,
+        json!({"allocationId": allocation_id}),
+    )?;
+    Ok(Some((next, end)))
+}
+
+fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let org = &cfg.organization;
+    Currency::new(&org.primary_currency).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO organization (id, org_id, name, license_number, primary_currency, validation_prefix) VALUES (1, ?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, name = excluded.name, license_number = excluded.license_number,
+             primary_currency = excluded.primary_currency, validation_prefix = excluded.validation_prefix",
+        params![org.id.to_string(), org.name, org.license_number, org.primary_currency, org.rsu_settings.validation_number_prefix],
+    )?;
+    let config_json = serde_json::to_string(cfg).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO settings (id, max_offline_tickets, offline_sale_expiration_minutes, sync_interval_minutes, low_water_mark, config_json)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET max_offline_tickets = excluded.max_offline_tickets,
+             offline_sale_expiration_minutes = excluded.offline_sale_expiration_minutes,
+             sync_interval_minutes = excluded.sync_interval_minutes, low_water_mark = excluded.low_water_mark,
+             config_json = excluded.config_json",
+        params![
+            cfg.rsu.max_offline_tickets.unwrap_or(cfg.system.default_max_offline_tickets),
+            cfg.system.offline_sale_expiration_minutes,
+            cfg.rsu.sync_interval_minutes,
+            cfg.rsu.low_water_mark,
+            config_json
+        ],
+    )?;
+    for ev in &cfg.events {
+        tx.execute(
+            "INSERT INTO events (id, name, identifier, state, currency, sales_start, sales_end, draw_time, timezone, venue_name,
+                                 jackpot_json, jackpot_current_json, jurisdiction_json, prizes_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, identifier = excluded.identifier, state = excluded.state,
+                 currency = excluded.currency, sales_start = excluded.sales_start, sales_end = excluded.sales_end,
+                 draw_time = excluded.draw_time, timezone = excluded.timezone, venue_name = excluded.venue_name,
+                 jackpot_json = excluded.jackpot_json, jackpot_current_json = excluded.jackpot_current_json,
+                 jurisdiction_json = excluded.jurisdiction_json, prizes_json = excluded.prizes_json",
+            params![
+                ev.id.to_string(), ev.name, ev.event_identifier, ev.state.as_str(), ev.currency,
+                ts(&ev.sales_start_time), ts(&ev.sales_end_time), ts(&ev.draw_time), ev.timezone, ev.venue_name,
+                ev.jackpot.as_ref().map(json).transpose()?, ev.jackpot_current.as_ref().map(json).transpose()?,
+                json(&ev.jurisdiction)?, json(&ev.prizes)?,
+            ],
+        )?;
+        tx.execute(
+            "UPDATE packages SET is_active = 0 WHERE event_id = ?1",
+            [ev.id.to_string()],
+        )?;
+        for p in &ev.packages {
+            tx.execute(
+                "INSERT INTO packages (id, event_id, name, ticket_count, price_minor, currency, display_order, is_active, active_from, active_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, ticket_count = excluded.ticket_count,
+                     price_minor = excluded.price_minor, currency = excluded.currency, display_order = excluded.display_order,
+                     is_active = excluded.is_active, active_from = excluded.active_from, active_to = excluded.active_to",
+                params![
+                    p.id.to_string(), ev.id.to_string(), p.name, p.ticket_count, p.price.minor, p.price.currency.code(),
+                    p.display_order, p.is_active, p.active_from.map(|t| ts(&t)), p.active_to.map(|t| ts(&t)),
+                ],
+            )?;
+        }
+    }
+    for a in &cfg.allocations {
+        if a.start_number < 1 || a.start_number > a.end_number {
+            return Err(StoreError::Invalid(format!(
+                "allocation {} has an empty range {}..{}",
+                a.id, a.start_number, a.end_number
+            )));
+        }
+        let exists: bool = tx.query_row(
+            "SELECT count(*) FROM allocations WHERE id = ?1",
+            [a.id.to_string()],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
+        if exists {
+            continue;
+        }
+        let overlap: i64 = tx.query_row(
+            "SELECT count(*) FROM allocations WHERE event_id = ?1 AND start_number <= ?3 AND ?2 <= end_number",
+            params![a.event_id.to_string(), a.start_number, a.end_number],
+            |r| r.get(0),
+        )?;
+        if overlap > 0 {
+            return Err(StoreError::Invalid(format!(
+                "allocation {}\u{2013}{} overlaps a range this device already holds: refused so no number is sold twice",
+                a.start_number, a.end_number
+            )));
+        }
+        tx.execute(
+            "INSERT INTO allocations (id, event_id, start_number, end_number, next_number, state, received_at) VALUES (?1, ?2, ?3, ?4, ?3, 'active', ?5)",
+            params![a.id.to_string(), a.event_id.to_string(), a.start_number, a.end_number, ts(&now)],
+        )?;
+        critical(
+            tx,
+            now,
+            "ALLOCATION_RECEIVED",
+            "INFO",
+            format!(
+                "draw numbers {}\u{2013}{} received",
+                a.start_number, a.end_number
+            ),
+            None,
+            json!({"allocationId": a.id, "eventId": a.event_id}),
+        )?;
+    }
+    tx.execute("UPDATE operators SET is_active = 0", [])?;
+    for o in &cfg.operators {
+        tx.execute(
+            "INSERT INTO operators (id, name, role, pin_hash, is_active) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, pin_hash = excluded.pin_hash, is_active = excluded.is_active",
+            params![o.id.to_string(), o.name, o.role.as_str(), o.pin_hash, o.is_active],
+        )?;
+    }
+    for c in &cfg.commands {
+        let events: Vec<String> = match c.event_id {
+            Some(e) => vec![e.to_string()],
+            None => cfg.events.iter().map(|e| e.id.to_string()).collect(),
+        };
+        for ev in events {
+            match c.kind {
+                CommandKind::Suspend => {
+                    tx.execute("UPDATE events SET suspended = 1 WHERE id = ?1", [&ev])?;
+                }
+                CommandKind::Resume => {
+                    tx.execute("UPDATE events SET suspended = 0 WHERE id = ?1", [&ev])?;
+                }
+                CommandKind::Close => {
+                    let ids: Vec<String> = {
+                        let mut stmt = tx.prepare(
+                            "SELECT id FROM allocations WHERE event_id = ?1 AND state = 'active'",
+                        )?;
+                        let rows = stmt.query_map([&ev], |r| r.get(0))?;
+                        rows.collect::<Result<_, _>>()?
+                    };
+                    for id in ids {
+                        release_tx(tx, now, parse_uuid(&id)?)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+/// The demo PINs, printed by `rsu-app demo-init`.
+pub const DEMO_SELLER_PIN: &str = "1111";
+pub const DEMO_SUPERVISOR_PIN: &str = "9999";
+
+/// The demo device: "Summer Festival Raffle", active from an hour ago for 30 days, packages
+/// 1 ticket $5 / 5 tickets $20 / 25 tickets $50, allocations 1001–1100 and 1101–1200, a seller
+/// (PIN 1111) and a supervisor (PIN 9999).
+pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig), StoreError> {
+    let usd = Currency::new("USD").map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let id = |n: u128| Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n);
+    let event_id = id(0x100);
+    let pin = |p: &str, salt: &[u8]| {
+        rsu_core::pin::hash_pin(p, salt, rsu_core::pin::DEFAULT_ITERATIONS)
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+    };
+    let package = |n: u128, name: &str, count: u32, price: i64, order: i32| Package {
+        id: id(0x200 + n),
+        name: name.into(),
+        ticket_count: count,
+        price: Money::new(price, usd),
+        display_order: order,
+        is_active: true,
+        active_from: None,
+        active_to: None,
+    };
+    let sales_end = now + Duration::days(30);
+    let identity = DeviceIdentity {
+        rsu_id: id(0x1),
+        rsu_no: 1,
+        name: "RSU-001 Main Gate (demo)".into(),
+        server_url: None,
+        key_id: None,
+        // A fixed key is fine for the demo: its tickets are not real.
+        validation_key_hex: "d3m0d3m0".replace('m', "0").repeat(4),
+    };
+    let config = DeviceConfig {
+        version: 1,
+        organization: OrganizationConfig {
+            id: id(0x2),
+            name: "Riverside Community Foundation".into(),
+            license_number: "LIC-2026-0042".into(),
+            primary_currency: "USD".into(),
+            rsu_settings: RsuSettings {
+                validation_number_prefix: "RSU".into(),
+                default_validation_number_block_size: 100,
+                offline_sync_timeout_minutes: 30,
+            },
+        },
+        rsu: RsuConfig {
+            id: id(0x1),
+            rsu_no: 1,
+            name: "RSU-001 Main Gate (demo)".into(),
+            max_offline_tickets: Some(500),
+            sync_interval_minutes: 5,
+            low_water_mark: None,
+        },
+        system: SystemRsuSettings {
+            offline_sale_expiration_minutes: 1440,
+            api_key_rotation_days: 90,
+            default_max_offline_tickets: 100,
+        },
+        events: vec![EventConfig {
+            id: event_id,
+            name: "Summer Festival Raffle".into(),
+            event_identifier: "RAFFLE-2026-001".into(),
+            state: EventState::Active,
+            currency: "USD".into(),
+            sales_start_time: now - Duration::hours(1),
+            sales_end_time: sales_end,
+            draw_time: sales_end + Duration::hours(1),
+            timezone: "UTC".into(),
+            venue_name: Some("Riverside Park".into()),
+            jackpot: Some(JackpotRule {
+                seed: Money::new(100_000, usd),
+                starting: Money::new(0, usd),
+                percentage_bp: 5000,
+            }),
+            jackpot_current: None,
+            jurisdiction: JurisdictionProfile {
+                price_lock: true,
+                offline_sales_allowed: true,
+                required_receipt_fields: vec![],
+                responsible_gaming_text: "Play responsibly. Help: 1-800-522-4700".into(),
+                claim_deadline: format!(
+                    "Claim within 90 days of the draw ({})",
+                    (sales_end + Duration::days(90)).format("%Y-%m-%d")
+                ),
+                rules_url: "https://example.org/raffle-rules".into(),
+            },
+            packages: vec![
+                package(1, "1 ticket", 1, 500, 1),
+                package(2, "5 tickets", 5, 2000, 2),
+                package(3, "25 tickets", 25, 5000, 3),
+            ],
+            prizes: vec![Prize {
+                id: id(0x300),
+                name: "50/50 Winner".into(),
+                kind: "percentage".into(),
+                value: None,
+                percentage_bp: Some(5000),
+                position: 1,
+                winner_count: 1,
+            }],
+        }],
+        allocations: vec![
+            AllocationConfig {
+                id: id(0x401),
+                event_id,
+                start_number: 1001,
+                end_number: 1100,
+                state: "active".into(),
+            },
+            AllocationConfig {
+                id: id(0x402),
+                event_id,
+                start_number: 1101,
+                end_number: 1200,
+                state: "active".into(),
+            },
+        ],
+        operators: vec![
+            OperatorConfig {
+                id: id(0x501),
+                name: "Sam Seller".into(),
+                role: Role::Seller,
+                pin_hash: pin(DEMO_SELLER_PIN, b"demo-salt-seller")?,
+                is_active: true,
+            },
+            OperatorConfig {
+                id: id(0x502),
+                name: "Pat Supervisor".into(),
+                role: Role::Supervisor,
+                pin_hash: pin(DEMO_SUPERVISOR_PIN, b"demo-salt-superv")?,
+                is_active: true,
+            },
+        ],
+        commands: vec![],
+    };
+    Ok((identity, config))
+}
