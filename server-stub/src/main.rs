@@ -1,12 +1,135 @@
-//! Companion server (to be built in the server issue).
-use clap::Parser;
+//! `server-stub`: serve, migrate, admin commands and the demo seed.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+use server_stub::admin;
+use server_stub::settings::Settings;
+use server_stub::{db, AppState};
+use std::path::PathBuf;
 
 /// Companion server for raffle sales units.
 #[derive(Parser)]
 #[command(version, about)]
-struct Cli {}
+struct Cli {
+    /// Optional TOML settings file (database_url, bind, admin_token, max_connections);
+    /// the environment (DATABASE_URL, SERVER_STUB_BIND, SERVER_STUB_ADMIN_TOKEN) wins over it.
+    #[arg(long, global = true, env = "SERVER_STUB_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    anyhow::bail!("server-stub is not implemented yet")
+#[derive(Subcommand)]
+enum Cmd {
+    /// Apply migrations, then serve the device and admin API.
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Create the demo organization, event, packages, operators and RSU; print an enrollment token.
+    DemoSeed,
+    /// Admin operations (each prints its result as JSON).
+    #[command(subcommand)]
+    Admin(AdminCmd),
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    CreateOrganization(admin::NewOrganization),
+    CreateVenue(admin::NewVenue),
+    CreateEvent(admin::NewEvent),
+    AddPackage(admin::NewPackage),
+    SetPackagePrice(admin::SetPackagePrice),
+    AddPrize(admin::NewPrize),
+    CreateOperator(admin::NewOperator),
+    /// Register an RSU and print its one-time enrollment token.
+    CreateRsu(admin::NewRsu),
+    /// A new one-time enrollment token for an RSU (re-enrollment starts a new epoch).
+    EnrollmentToken(admin::NewEnrollmentToken),
+    RevokeKey(admin::RevokeKey),
+    Allocate(admin::NewAllocation),
+    /// Move an event along its state machine (recorded as a critical event).
+    Transition(admin::Transition),
+}
+
+fn print(v: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    let pool = db::connect(&settings.database_url, settings.max_connections).await?;
+    db::migrate(&pool).await?;
+    let result = match cli.command {
+        Cmd::Migrate => {
+            eprintln!(
+                "migrations applied to {}",
+                db::redact(&settings.database_url)
+            );
+            return Ok(());
+        }
+        Cmd::Serve => {
+            let listener = tokio::net::TcpListener::bind(&settings.bind)
+                .await
+                .with_context(|| format!("cannot listen on {}", settings.bind))?;
+            let addr = listener.local_addr()?;
+            if settings.admin_token.is_none() {
+                tracing::warn!("SERVER_STUB_ADMIN_TOKEN is not set: admin HTTP is disabled");
+            }
+            let state = AppState::new(pool, settings.admin_token.as_deref())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(%addr, "server-stub listening");
+            let shutdown = async {
+                let ctrl_c = tokio::signal::ctrl_c();
+                #[cfg(unix)]
+                {
+                    let mut term = match tokio::signal::unix::signal(
+                        tokio::signal::unix::SignalKind::terminate(),
+                    ) {
+                        Ok(t) => t,
+                        Err(_) => {
+                            let _ = ctrl_c.await;
+                            return;
+                        }
+                    };
+                    tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+                }
+                #[cfg(not(unix))]
+                {
+                    let _ = ctrl_c.await;
+                }
+            };
+            server_stub::serve(listener, state, shutdown).await?;
+            return Ok(());
+        }
+        Cmd::DemoSeed => admin::demo_seed(&pool).await,
+        Cmd::Admin(a) => match a {
+            AdminCmd::CreateOrganization(x) => admin::create_organization(&pool, &x).await,
+            AdminCmd::CreateVenue(x) => admin::create_venue(&pool, &x).await,
+            AdminCmd::CreateEvent(x) => admin::create_event(&pool, &x).await,
+            AdminCmd::AddPackage(x) => admin::create_package(&pool, &x).await,
+            AdminCmd::SetPackagePrice(x) => admin::set_package_price(&pool, &x).await,
+            AdminCmd::AddPrize(x) => admin::create_prize(&pool, &x).await,
+            AdminCmd::CreateOperator(x) => admin::create_operator(&pool, &x).await,
+            AdminCmd::CreateRsu(x) => admin::create_rsu(&pool, &x).await,
+            AdminCmd::EnrollmentToken(x) => admin::create_enrollment_token(&pool, &x).await,
+            AdminCmd::RevokeKey(x) => admin::revoke_key(&pool, &x).await,
+            AdminCmd::Allocate(x) => admin::create_allocation(&pool, &x).await,
+            AdminCmd::Transition(x) => admin::transition(&pool, &x).await,
+        },
+    };
+    match result {
+        Ok(v) => print(&v),
+        Err(e) => anyhow::bail!("{}: {}", e.code, e.message),
+    }
 }

@@ -1,0 +1,158 @@
+//! The one error type of the HTTP API. It becomes `{ "error": code, "message": … }` with the
+//! right status; internal details are logged, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use rsu_core::wire::ErrorBody;
+
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub expected_seq: Option<u64>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError {
+            status,
+            code,
+            message: message.into(),
+            expected_seq: None,
+        }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(context, error = %err, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to handle this request; it was not applied, retry it later",
+        )
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database is unavailable; nothing was applied, retry later",
+                )
+            }
+            sqlx::Error::Database(db) => match (db.code().as_deref(), db.constraint()) {
+                // Constraint violations that an admin request can cause: answered as 409 with a
+                // sentence, never as a 500.
+                (Some("23505"), Some(c)) => {
+                    AppError::conflict("already_exists", constraint_text(c))
+                }
+                (Some("23P01"), Some(c)) => AppError::conflict("overlaps", constraint_text(c)),
+                (Some("23514"), Some(c)) => {
+                    AppError::bad_request("check_failed", constraint_text(c))
+                }
+                (Some("23503"), Some(c)) => {
+                    AppError::bad_request("unknown_reference", constraint_text(c))
+                }
+                _ => AppError::internal("database", &e),
+            },
+            _ => AppError::internal("database", &e),
+        }
+    }
+}
+
+fn constraint_text(c: &str) -> String {
+    match c {
+        "rsu_allocations_no_overlap" => {
+            "the allocation overlaps another allocation of this event: choose a free range".into()
+        }
+        "rsus_organization_id_rsu_no_key" => {
+            "rsuNo is already used by another RSU of this organization".into()
+        }
+        "rsus_device_identifier_key" => {
+            "deviceIdentifier is already enrolled as another RSU".into()
+        }
+        "rsu_keys_public_key_key" => "publicKey is already registered".into(),
+        "events_organization_id_event_identifier_key" => {
+            "eventIdentifier is already used by another event of this organization".into()
+        }
+        other => format!("the request violates the database rule {other}"),
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code.to_string(),
+            message: self.message,
+            server_time: (self.status == StatusCode::UNAUTHORIZED).then(Utc::now),
+            expected_seq: self.expected_seq,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Parses JSON, naming the field that failed (`entries[2].seq: invalid type: …`).
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
+    if bytes.is_empty() {
+        return Err(AppError::bad_request(
+            "malformed_json",
+            "the request body is empty: send a JSON object",
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        use serde_json::error::Category;
+        match inner.classify() {
+            Category::Syntax | Category::Eof | Category::Io => AppError::bad_request(
+                "malformed_json",
+                format!("the request body is not valid JSON: {inner}"),
+            ),
+            Category::Data => AppError::bad_request(
+                "invalid_field",
+                if path == "." {
+                    format!("the request body has the wrong shape: {inner}")
+                } else {
+                    format!("field {path}: {inner}")
+                },
+            ),
+        }
+    })
+}

@@ -1,0 +1,1468 @@
+//! Journal push = reconciliation (DESIGN §6 "Push", §7; docs/protocol.md §5).
+//!
+//! One PostgreSQL transaction per batch. The device's epoch row is locked first (`FOR UPDATE`),
+//! so pushes of one device are serialized and the same batch sent on many connections at once is
+//! applied exactly once: the later pushes find every seq stored and answer `duplicate`.
+//!
+//! The work is split the way atuin's sync is: a pure [`plan`] decides every entry's answer from
+//! the batch and a snapshot of the rows it touches, then [`write`] applies the plan set-wise:
+//! `COPY` straight into `device_journal`, `orders` and `tickets` (the fastest path PostgreSQL
+//! has), and `UPDATE … FROM UNNEST(…)` for voids and counters. Nothing uses a bare
+//! `ON CONFLICT DO NOTHING` (see shared/notes/sync.md): a draw number that collides with another
+//! order raises `tickets_event_draw_number_key`, the batch rolls back to its savepoint, the taken
+//! numbers are read, the plan is made again with them, and those sales are answered
+//! `draw_number_taken`.
+
+use chrono::{DateTime, Utc};
+use rsu_core::journal::{chain_hash, ChainHash, EntryKind, JournalEntry};
+use rsu_core::payload::{
+    AllocationReleasePayload, CriticalEventPayload, ReprintPayload, SalePayload, ShiftClosePayload,
+    VoidPayload,
+};
+use rsu_core::validation::ValidationNumber;
+use rsu_core::wire::{EntryCode, EntryResult, EntryStatus, PushRequest, PushResponse, FLAG_LATE};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+use crate::auth::Device;
+use crate::copy::CopyBuf;
+use crate::error::{AppError, AppResult};
+
+/// Named crash points for the kill tests (`SERVER_STUB_CRASH_POINT`): the process aborts there,
+/// as a power cut or `kill -9` would, before the batch commits.
+fn crash_point(name: &str) {
+    if std::env::var("SERVER_STUB_CRASH_POINT").is_ok_and(|v| v == name) {
+        eprintln!("server-stub: crash point {name} reached, aborting");
+        std::process::abort();
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Snapshot: what the plan needs to know from the database
+// ----------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub state: String,
+    pub currency: String,
+    pub sales_start_time: DateTime<Utc>,
+    pub sales_end_time: DateTime<Utc>,
+    pub sales_closed_at: Option<DateTime<Utc>>,
+    pub price_lock: bool,
+}
+
+impl EventRow {
+    fn effective_end(&self) -> DateTime<Utc> {
+        match self.sales_closed_at {
+            Some(c) if c < self.sales_end_time => c,
+            _ => self.sales_end_time,
+        }
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PackageRow {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub ticket_count: i32,
+    pub price: i64,
+    pub currency: String,
+    pub active_from: Option<DateTime<Utc>>,
+    pub active_to: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AllocRow {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub start_number: i32,
+    pub end_number: i32,
+    pub released_from: Option<i32>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OrderRow {
+    pub id: Uuid,
+    pub validation_number: String,
+    pub rsu_id: Option<Uuid>,
+    pub event_id: Uuid,
+    pub voided: bool,
+}
+
+#[derive(Default, Debug)]
+pub struct Snapshot {
+    pub events: HashMap<Uuid, EventRow>,
+    pub packages: HashMap<Uuid, PackageRow>,
+    /// Price history per package, ascending by effective time.
+    pub prices: HashMap<Uuid, Vec<(DateTime<Utc>, i64)>>,
+    pub allocations: Vec<AllocRow>,
+    pub orders: HashMap<Uuid, OrderRow>,
+    pub validation_numbers: HashMap<String, Uuid>,
+    pub used_entry_ids: HashSet<Uuid>,
+    pub shift_ids: HashSet<Uuid>,
+    /// Draw numbers known to be sold by other orders (filled only after a collision).
+    pub taken: HashSet<(Uuid, i64)>,
+}
+
+/// A stored journal entry, for duplicate and conflict answers.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredEntry {
+    pub seq: i64,
+    pub entry_id: Uuid,
+    pub hash: Vec<u8>,
+    pub status: String,
+    pub reason_code: Option<String>,
+    pub reason_message: Option<String>,
+    pub flags: Vec<String>,
+}
+
+/// The device's epoch row, locked for the batch.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct EpochRow {
+    pub last_seq: i64,
+    pub head_hash: Vec<u8>,
+    pub chain_verified: bool,
+    pub chain_broken_at: Option<i64>,
+}
+
+// ----------------------------------------------------------------------------------------------
+// The plan
+// ----------------------------------------------------------------------------------------------
+
+pub struct OrderInsert {
+    pub sale: SalePayload,
+    pub allocation_id: Uuid,
+    pub seq: u64,
+    pub late: bool,
+}
+
+pub struct TicketInsert {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub draw_number: i64,
+    pub order_id: Uuid,
+}
+
+pub struct JournalInsert {
+    pub idx: usize,
+    pub status: EntryStatus,
+    pub code: Option<EntryCode>,
+    pub message: Option<String>,
+    pub flags: Vec<String>,
+}
+
+pub struct CriticalInsert {
+    pub entry_id: Uuid,
+    pub event_type: String,
+    pub event_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub severity: String,
+    pub description: String,
+    pub metadata: Value,
+    pub at: DateTime<Utc>,
+}
+
+pub struct ReleaseApply {
+    pub allocation_id: Uuid,
+    pub from: i64,
+}
+
+pub struct Plan {
+    pub results: Vec<EntryResult>,
+    pub journal: Vec<JournalInsert>,
+    pub orders: Vec<OrderInsert>,
+    pub tickets: Vec<TicketInsert>,
+    pub voids: Vec<VoidPayload>,
+    pub critical: Vec<CriticalInsert>,
+    pub shifts: Vec<(u64, ShiftClosePayload)>,
+    pub releases: Vec<ReleaseApply>,
+    /// Known seqs sent again with a different hash.
+    pub seq_conflicts: Vec<usize>,
+    /// Per allocation: tickets sold, highest number.
+    pub alloc_sold: HashMap<Uuid, (i64, i64)>,
+    pub last_seq: u64,
+    pub head: ChainHash,
+    pub chain_broken_at: Option<u64>,
+}
+
+struct Reject(EntryCode, String);
+
+fn reject(code: EntryCode, msg: impl Into<String>) -> Reject {
+    Reject(code, msg.into())
+}
+
+fn decode<T: DeserializeOwned>(v: &Value, kind: EntryKind) -> Result<T, Reject> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        reject(
+            EntryCode::BadPayload,
+            format!("{kind} payload field {path}: {}", e.into_inner()),
+        )
+    })
+}
+
+/// What the device is allowed to do in this push.
+pub struct PushContext<'a> {
+    pub device: &'a Device,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Decides every entry's answer. Pure: no I/O.
+pub fn plan(
+    ctx: &PushContext<'_>,
+    entries: &[JournalEntry],
+    epoch: &EpochRow,
+    stored: &HashMap<u64, StoredEntry>,
+    snap: &Snapshot,
+) -> Plan {
+    let mut p = Plan {
+        results: Vec::with_capacity(entries.len()),
+        journal: Vec::with_capacity(entries.len()),
+        orders: vec![],
+        tickets: vec![],
+        voids: vec![],
+        critical: vec![],
+        shifts: vec![],
+        releases: vec![],
+        seq_conflicts: vec![],
+        alloc_sold: HashMap::new(),
+        last_seq: u64::try_from(epoch.last_seq).unwrap_or(0),
+        head: ChainHash::from_slice(&epoch.head_hash).unwrap_or(ChainHash::GENESIS),
+        chain_broken_at: epoch.chain_broken_at.and_then(|s| u64::try_from(s).ok()),
+    };
+    // State that earlier entries of this batch change for later ones.
+    let mut batch_orders: HashMap<Uuid, OrderRow> = HashMap::new();
+    let mut batch_vns: HashSet<String> = HashSet::new();
+    let mut batch_numbers: HashSet<(Uuid, i64)> = HashSet::new();
+    let mut batch_entry_ids: HashSet<Uuid> = HashSet::new();
+    let mut batch_voided: HashSet<Uuid> = HashSet::new();
+    let mut batch_shifts: HashSet<Uuid> = HashSet::new();
+    let mut released: HashMap<Uuid, i64> = snap
+        .allocations
+        .iter()
+        .filter_map(|a| a.released_from.map(|r| (a.id, i64::from(r))))
+        .collect();
+
+    for (idx, e) in entries.iter().enumerate() {
+        let seq = e.body.seq;
+        if seq <= p.last_seq {
+            // Already stored: same hash = duplicate with the first answer; else a conflict.
+            match stored.get(&seq) {
+                Some(s) if s.hash == e.hash.0 => {
+                    let first = EntryStatus::parse(&s.status);
+                    p.results.push(EntryResult {
+                        seq,
+                        entry_id: e.body.entry_id,
+                        status: EntryStatus::Duplicate,
+                        code: s.reason_code.as_deref().and_then(EntryCode::parse),
+                        message: s.reason_message.clone(),
+                        first_status: first,
+                        flags: s.flags.clone(),
+                    });
+                }
+                _ => {
+                    p.seq_conflicts.push(idx);
+                    p.results.push(EntryResult {
+                        seq,
+                        entry_id: e.body.entry_id,
+                        status: EntryStatus::Conflict,
+                        code: Some(EntryCode::SeqConflict),
+                        message: Some(format!(
+                            "seq {seq} is already stored with a different hash; nothing was overwritten (a restored backup or cloned database?)"
+                        )),
+                        first_status: None,
+                        flags: vec![],
+                    });
+                }
+            }
+            continue;
+        }
+
+        // A new seq (the caller checked contiguity).
+        let head = p.head;
+        let outcome = check_new(
+            ctx,
+            e,
+            &head,
+            snap,
+            &mut batch_orders,
+            &mut batch_vns,
+            &mut batch_numbers,
+            &mut batch_entry_ids,
+            &mut batch_voided,
+            &mut batch_shifts,
+            &mut released,
+            &mut p,
+        );
+        let (status, code, message, flags) = match outcome {
+            Ok(flags) => (EntryStatus::Applied, None, None, flags),
+            Err(Reject(code, msg)) => {
+                let status = if matches!(code, EntryCode::IdConflict) {
+                    EntryStatus::Conflict
+                } else {
+                    EntryStatus::Rejected
+                };
+                if code == EntryCode::BrokenChain && p.chain_broken_at.is_none() {
+                    p.chain_broken_at = Some(seq);
+                }
+                (status, Some(code), Some(msg), vec![])
+            }
+        };
+        batch_entry_ids.insert(e.body.entry_id);
+        p.journal.push(JournalInsert {
+            idx,
+            status,
+            code,
+            message: message.clone(),
+            flags: flags.clone(),
+        });
+        p.results.push(EntryResult {
+            seq,
+            entry_id: e.body.entry_id,
+            status,
+            code,
+            message,
+            first_status: None,
+            flags,
+        });
+        // The chain continues from the hash the device stated, so one bad entry does not
+        // make every later one fail too.
+        p.last_seq = seq;
+        p.head = e.hash;
+    }
+    p
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_new(
+    ctx: &PushContext<'_>,
+    e: &JournalEntry,
+    prev: &ChainHash,
+    snap: &Snapshot,
+    batch_orders: &mut HashMap<Uuid, OrderRow>,
+    batch_vns: &mut HashSet<String>,
+    batch_numbers: &mut HashSet<(Uuid, i64)>,
+    batch_entry_ids: &mut HashSet<Uuid>,
+    batch_voided: &mut HashSet<Uuid>,
+    batch_shifts: &mut HashSet<Uuid>,
+    released: &mut HashMap<Uuid, i64>,
+    p: &mut Plan,
+) -> Result<Vec<String>, Reject> {
+    let seq = e.body.seq;
+    // 1. The chain.
+    if e.prev_hash != *prev {
+        return Err(reject(
+            EntryCode::BrokenChain,
+            format!(
+                "prevHash of seq {seq} is {} but the server's hash of seq {} is {}",
+                e.prev_hash,
+                seq - 1,
+                prev
+            ),
+        ));
+    }
+    let canonical = e
+        .body
+        .canonical_bytes()
+        .map_err(|err| reject(EntryCode::BadPayload, format!("seq {seq}: {err}")))?;
+    if chain_hash(&e.prev_hash, &canonical) != e.hash {
+        return Err(reject(
+            EntryCode::BrokenChain,
+            format!("hash of seq {seq} is not SHA-256(prevHash ‖ canonical bytes): the entry was altered"),
+        ));
+    }
+    // 2. The entry id is new.
+    if snap.used_entry_ids.contains(&e.body.entry_id) || batch_entry_ids.contains(&e.body.entry_id)
+    {
+        return Err(reject(
+            EntryCode::IdConflict,
+            format!(
+                "entryId {} is already used by another entry",
+                e.body.entry_id
+            ),
+        ));
+    }
+    let org = ctx.device.organization_id;
+    let event_of = |id: Uuid| -> Result<&EventRow, Reject> {
+        snap.events
+            .get(&id)
+            .filter(|ev| ev.organization_id == org)
+            .ok_or_else(|| {
+                reject(
+                    EntryCode::UnknownEvent,
+                    format!("eventId {id} is not an event of this RSU's organization"),
+                )
+            })
+    };
+    let kind = e.body.kind;
+    match kind {
+        EntryKind::Sale => {
+            let s: SalePayload = decode(&e.body.payload, kind)?;
+            let flags = check_sale(
+                ctx,
+                &s,
+                snap,
+                batch_orders,
+                batch_vns,
+                batch_numbers,
+                released,
+                &event_of,
+            )?;
+            // Accepted: record what later entries of the batch must see.
+            let alloc_id = allocation_of(snap, released, s.event_id, s.draw_numbers[0])
+                .map(|a| a.id)
+                .unwrap_or(s.allocation_id);
+            for n in &s.draw_numbers {
+                batch_numbers.insert((s.event_id, *n));
+                if let Some(a) = allocation_of(snap, released, s.event_id, *n) {
+                    let entry = p.alloc_sold.entry(a.id).or_insert((0, 0));
+                    entry.0 += 1;
+                    entry.1 = entry.1.max(*n);
+                }
+                p.tickets.push(TicketInsert {
+                    id: Uuid::now_v7(),
+                    event_id: s.event_id,
+                    draw_number: *n,
+                    order_id: s.local_id,
+                });
+            }
+            batch_vns.insert(s.validation_number.clone());
+            batch_orders.insert(
+                s.local_id,
+                OrderRow {
+                    id: s.local_id,
+                    validation_number: s.validation_number.clone(),
+                    rsu_id: Some(ctx.device.rsu_id),
+                    event_id: s.event_id,
+                    voided: false,
+                },
+            );
+            p.orders.push(OrderInsert {
+                sale: s,
+                allocation_id: alloc_id,
+                seq,
+                late: flags.iter().any(|f| f == FLAG_LATE),
+            });
+            Ok(flags)
+        }
+        EntryKind::Void => {
+            let v: VoidPayload = decode(&e.body.payload, kind)?;
+            if v.reason.trim().is_empty() {
+                return Err(reject(
+                    EntryCode::BadPayload,
+                    "void payload field reason: must not be empty",
+                ));
+            }
+            let order = batch_orders
+                .get(&v.local_id)
+                .or_else(|| snap.orders.get(&v.local_id))
+                .filter(|o| o.rsu_id == Some(ctx.device.rsu_id))
+                .ok_or_else(|| {
+                    reject(
+                        EntryCode::UnknownOrder,
+                        format!(
+                            "localId {} is not an order of this RSU (was the sale rejected?)",
+                            v.local_id
+                        ),
+                    )
+                })?;
+            if order.validation_number != v.validation_number {
+                return Err(reject(
+                    EntryCode::UnknownOrder,
+                    format!(
+                        "validationNumber {} does not belong to order {}",
+                        v.validation_number, v.local_id
+                    ),
+                ));
+            }
+            if order.voided || batch_voided.contains(&v.local_id) {
+                return Err(reject(
+                    EntryCode::AlreadyVoided,
+                    format!("order {} is already voided", v.local_id),
+                ));
+            }
+            let ev = event_of(order.event_id)?;
+            if is_reconciled_or_later(&ev.state) {
+                return Err(reject(
+                    EntryCode::EventReconciled,
+                    format!("the event is {}: voids are no longer accepted", ev.state),
+                ));
+            }
+            batch_voided.insert(v.local_id);
+            p.voids.push(v);
+            Ok(vec![])
+        }
+        EntryKind::Reprint => {
+            let r: ReprintPayload = decode(&e.body.payload, kind)?;
+            let event_id = batch_orders
+                .get(&r.local_id)
+                .or_else(|| snap.orders.get(&r.local_id))
+                .map(|o| o.event_id);
+            p.critical.push(CriticalInsert {
+                entry_id: e.body.entry_id,
+                event_type: "REPRINT".into(),
+                event_id,
+                user_id: Some(r.operator_id),
+                severity: "WARNING".into(),
+                description: format!(
+                    "Receipt {} reprinted (REPRINT {})",
+                    r.validation_number, r.reprint_number
+                ),
+                metadata: json!({
+                    "localId": r.local_id, "reprintNumber": r.reprint_number,
+                    "supervisorId": r.supervisor_id, "epoch": e.body.epoch, "seq": seq,
+                }),
+                at: e.body.created_at,
+            });
+            Ok(vec![])
+        }
+        EntryKind::CriticalEvent => {
+            let c: CriticalEventPayload = decode(&e.body.payload, kind)?;
+            let severity = c.severity.to_ascii_uppercase();
+            if !["INFO", "WARN", "WARNING", "ERROR", "CRITICAL"].contains(&severity.as_str()) {
+                return Err(reject(
+                    EntryCode::BadPayload,
+                    format!("critical_event payload field severity: {:?} is not INFO, WARNING, ERROR or CRITICAL", c.severity),
+                ));
+            }
+            if c.event_type.trim().is_empty() {
+                return Err(reject(
+                    EntryCode::BadPayload,
+                    "critical_event payload field eventType: must not be empty",
+                ));
+            }
+            if let Some(ev) = c.event_id {
+                event_of(ev)?;
+            }
+            let mut metadata = if c.metadata.is_object() {
+                c.metadata.clone()
+            } else {
+                json!({ "value": c.metadata })
+            };
+            if let Some(m) = metadata.as_object_mut() {
+                m.insert("epoch".into(), json!(e.body.epoch));
+                m.insert("seq".into(), json!(seq));
+            }
+            p.critical.push(CriticalInsert {
+                entry_id: e.body.entry_id,
+                event_type: c.event_type,
+                event_id: c.event_id,
+                user_id: c.operator_id,
+                severity,
+                description: c.description,
+                metadata,
+                at: e.body.created_at,
+            });
+            Ok(vec![])
+        }
+        EntryKind::ShiftClose => {
+            let s: ShiftClosePayload = decode(&e.body.payload, kind)?;
+            if snap.shift_ids.contains(&s.shift_id) || batch_shifts.contains(&s.shift_id) {
+                return Err(reject(
+                    EntryCode::IdConflict,
+                    format!("shiftId {} was already closed by another entry", s.shift_id),
+                ));
+            }
+            batch_shifts.insert(s.shift_id);
+            p.shifts.push((seq, s));
+            Ok(vec![])
+        }
+        EntryKind::AllocationRelease => {
+            let r: AllocationReleasePayload = decode(&e.body.payload, kind)?;
+            let a = snap
+                .allocations
+                .iter()
+                .find(|a| a.id == r.allocation_id && a.event_id == r.event_id)
+                .ok_or_else(|| {
+                    reject(
+                        EntryCode::UnknownAllocation,
+                        format!(
+                            "allocationId {} is not an allocation of this RSU for event {}",
+                            r.allocation_id, r.event_id
+                        ),
+                    )
+                })?;
+            if r.end_number != i64::from(a.end_number)
+                || r.start_number < i64::from(a.start_number)
+                || r.start_number > r.end_number
+            {
+                return Err(reject(
+                    EntryCode::BadPayload,
+                    format!(
+                        "allocation_release payload fields startNumber/endNumber: {}–{} must be the unused tail of {}–{}",
+                        r.start_number, r.end_number, a.start_number, a.end_number
+                    ),
+                ));
+            }
+            if let Some(n) = batch_numbers
+                .iter()
+                .find(|(ev, n)| *ev == r.event_id && *n >= r.start_number && *n <= r.end_number)
+            {
+                return Err(reject(
+                    EntryCode::BadPayload,
+                    format!("allocation_release payload field startNumber: number {} in the released range was sold", n.1),
+                ));
+            }
+            let from = released
+                .get(&a.id)
+                .map_or(r.start_number, |f| (*f).min(r.start_number));
+            released.insert(a.id, from);
+            p.releases.push(ReleaseApply {
+                allocation_id: a.id,
+                from,
+            });
+            Ok(vec![])
+        }
+    }
+}
+
+fn is_reconciled_or_later(state: &str) -> bool {
+    matches!(state, "reconciled" | "drawing_ready" | "completed")
+}
+
+fn allocation_of<'a>(
+    snap: &'a Snapshot,
+    released: &HashMap<Uuid, i64>,
+    event_id: Uuid,
+    n: i64,
+) -> Option<&'a AllocRow> {
+    snap.allocations.iter().find(|a| {
+        a.event_id == event_id
+            && n >= i64::from(a.start_number)
+            && n <= i64::from(a.end_number)
+            && released.get(&a.id).is_none_or(|r| n < *r)
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_sale<'s>(
+    ctx: &PushContext<'_>,
+    s: &SalePayload,
+    snap: &'s Snapshot,
+    batch_orders: &HashMap<Uuid, OrderRow>,
+    batch_vns: &HashSet<String>,
+    batch_numbers: &HashSet<(Uuid, i64)>,
+    released: &HashMap<Uuid, i64>,
+    event_of: &dyn Fn(Uuid) -> Result<&'s EventRow, Reject>,
+) -> Result<Vec<String>, Reject> {
+    // The sale's own id must be new (it becomes the order id).
+    if snap.orders.contains_key(&s.local_id) || batch_orders.contains_key(&s.local_id) {
+        return Err(reject(
+            EntryCode::IdConflict,
+            format!(
+                "localId {} is already an order from another entry; nothing was overwritten",
+                s.local_id
+            ),
+        ));
+    }
+    let ev = event_of(s.event_id)?;
+    match ev.state.as_str() {
+        "created" | "configured" => {
+            return Err(reject(
+                EntryCode::EventNotActive,
+                format!("the event is {}: it has not opened for sales", ev.state),
+            ))
+        }
+        "cancelled" => return Err(reject(EntryCode::EventCancelled, "the event was cancelled")),
+        st if is_reconciled_or_later(st) => {
+            return Err(reject(
+                EntryCode::EventReconciled,
+                format!("the event is {st}: new sales are no longer accepted"),
+            ))
+        }
+        _ => {}
+    }
+    if s.currency != ev.currency {
+        return Err(reject(
+            EntryCode::CurrencyMismatch,
+            format!(
+                "currency {} differs from the event's {}",
+                s.currency, ev.currency
+            ),
+        ));
+    }
+    if s.sold_at < ev.sales_start_time {
+        return Err(reject(
+            EntryCode::SalesNotOpen,
+            format!(
+                "soldAt {} is before salesStartTime {}",
+                s.sold_at, ev.sales_start_time
+            ),
+        ));
+    }
+    let end = ev.effective_end();
+    if s.sold_at > end {
+        return Err(reject(
+            EntryCode::SalesClosed,
+            format!("soldAt {} is after sales closed at {end}", s.sold_at),
+        ));
+    }
+    let pkg = snap
+        .packages
+        .get(&s.package_id)
+        .filter(|p| p.event_id == s.event_id)
+        .ok_or_else(|| {
+            reject(
+                EntryCode::UnknownPackage,
+                format!(
+                    "packageId {} is not a package of event {}",
+                    s.package_id, s.event_id
+                ),
+            )
+        })?;
+    let in_window = pkg.active_from.is_none_or(|f| s.sold_at >= f)
+        && pkg.active_to.is_none_or(|t| s.sold_at < t);
+    if !in_window {
+        return Err(reject(
+            EntryCode::PackageNotOnSale,
+            format!("package {} was not on sale at soldAt {}", pkg.id, s.sold_at),
+        ));
+    }
+    if pkg.currency != s.currency {
+        return Err(reject(
+            EntryCode::CurrencyMismatch,
+            format!(
+                "currency {} differs from the package's {}",
+                s.currency, pkg.currency
+            ),
+        ));
+    }
+    let per = i64::from(pkg.ticket_count);
+    let count = i64::from(s.ticket_count);
+    if count == 0 || count % per != 0 || s.draw_numbers.len() as i64 != count {
+        return Err(reject(
+            EntryCode::TicketCountMismatch,
+            format!(
+                "ticketCount {} with {} draw numbers does not fit package {} of {} tickets",
+                s.ticket_count,
+                s.draw_numbers.len(),
+                pkg.id,
+                pkg.ticket_count
+            ),
+        ));
+    }
+    let price = price_at(snap, pkg, s.sold_at, ev.price_lock);
+    let packs = count / per;
+    if s.unit_price != price || Some(s.total_amount) != price.checked_mul(packs) {
+        return Err(reject(
+            EntryCode::PriceMismatch,
+            format!(
+                "unitPrice {} / totalAmount {} do not match the package price {} in force at soldAt (× {packs})",
+                s.unit_price, s.total_amount, price
+            ),
+        ));
+    }
+    let vn = ValidationNumber::parse(&s.validation_number).map_err(|err| {
+        reject(
+            EntryCode::BadValidationNumber,
+            format!("validationNumber: {err}"),
+        )
+    })?;
+    if vn.prefix() != ctx.device.validation_prefix
+        || vn.rsu_no() != ctx.device.rsu_no
+        || vn.seq() != s.sale_seq
+    {
+        return Err(reject(
+            EntryCode::BadValidationNumber,
+            format!(
+                "validationNumber {} must have prefix {}, rsuNo {} and saleSeq {}",
+                s.validation_number, ctx.device.validation_prefix, ctx.device.rsu_no, s.sale_seq
+            ),
+        ));
+    }
+    let key = ctx.device.validation_key.as_ref().ok_or_else(|| {
+        reject(
+            EntryCode::BadTag,
+            "this RSU has no validation key: enroll it",
+        )
+    })?;
+    vn.verify(key)
+        .map_err(|err| reject(EntryCode::BadTag, format!("validationNumber: {err}")))?;
+    if snap.validation_numbers.contains_key(&s.validation_number)
+        || batch_vns.contains(&s.validation_number)
+    {
+        return Err(reject(
+            EntryCode::DuplicateValidationNumber,
+            format!(
+                "validationNumber {} is already used by another order",
+                s.validation_number
+            ),
+        ));
+    }
+    let mut seen = HashSet::with_capacity(s.draw_numbers.len());
+    for n in &s.draw_numbers {
+        if !seen.insert(*n) {
+            return Err(reject(
+                EntryCode::BadPayload,
+                format!("sale payload field drawNumbers: {n} appears twice"),
+            ));
+        }
+        if allocation_of(snap, released, s.event_id, *n).is_none() {
+            return Err(reject(
+                EntryCode::DrawNumberNotAllocated,
+                format!(
+                    "draw number {n} is not inside an allocation of this RSU for event {}",
+                    s.event_id
+                ),
+            ));
+        }
+        if batch_numbers.contains(&(s.event_id, *n)) || snap.taken.contains(&(s.event_id, *n)) {
+            return Err(reject(
+                EntryCode::DrawNumberTaken,
+                format!("draw number {n} of event {} is already sold", s.event_id),
+            ));
+        }
+    }
+    let mut flags = vec![];
+    if ctx.received_at > end {
+        flags.push(FLAG_LATE.to_string());
+    }
+    Ok(flags)
+}
+
+/// The package price in force at `at`: the latest price history row not after it, or the
+/// current price (always, when the jurisdiction locks prices).
+fn price_at(snap: &Snapshot, pkg: &PackageRow, at: DateTime<Utc>, price_lock: bool) -> i64 {
+    if price_lock {
+        return pkg.price;
+    }
+    snap.prices
+        .get(&pkg.id)
+        .and_then(|h| {
+            h.iter()
+                .rev()
+                .find(|(from, _)| *from <= at)
+                .map(|(_, p)| *p)
+        })
+        .unwrap_or(pkg.price)
+}
+
+// ----------------------------------------------------------------------------------------------
+// The transaction
+// ----------------------------------------------------------------------------------------------
+
+/// Checks the batch's shape before any database work.
+pub fn check_shape(req: &PushRequest) -> AppResult<()> {
+    if req.entries.len() > rsu_core::wire::MAX_BATCH_ENTRIES {
+        return Err(AppError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "entries has {} items; send at most {} per push",
+                req.entries.len(),
+                rsu_core::wire::MAX_BATCH_ENTRIES
+            ),
+        ));
+    }
+    for (i, e) in req.entries.iter().enumerate() {
+        if e.body.epoch != req.epoch {
+            return Err(AppError::bad_request(
+                "invalid_field",
+                format!(
+                    "field entries[{i}].epoch is {} but the push is for epoch {}",
+                    e.body.epoch, req.epoch
+                ),
+            ));
+        }
+        if e.body.seq == 0 {
+            return Err(AppError::bad_request(
+                "invalid_field",
+                format!("field entries[{i}].seq must be 1 or more"),
+            ));
+        }
+        if i > 0 && e.body.seq != req.entries[i - 1].body.seq + 1 {
+            return Err(AppError::bad_request(
+                "batch_not_contiguous",
+                format!(
+                    "field entries[{i}].seq is {} after {}: a batch is consecutive seqs in order",
+                    e.body.seq,
+                    req.entries[i - 1].body.seq
+                ),
+            ));
+        }
+    }
+    if req.epoch <= 0 || req.epoch > i64::from(i32::MAX) {
+        return Err(AppError::bad_request(
+            "invalid_field",
+            "field epoch must be a positive epoch number",
+        ));
+    }
+    Ok(())
+}
+
+/// Applies one push. The caller has authenticated the device and checked the shape.
+pub async fn push(pool: &PgPool, device: &Device, req: &PushRequest) -> AppResult<PushResponse> {
+    let received_at = Utc::now();
+    let epoch = i32::try_from(req.epoch)
+        .map_err(|_| AppError::bad_request("invalid_field", "field epoch is out of range"))?;
+    let mut tx = pool.begin().await?;
+    let er: Option<EpochRow> = sqlx::query_as(
+        "SELECT last_seq, head_hash, chain_verified, chain_broken_at FROM rsu_epochs
+          WHERE rsu_id = $1 AND epoch = $2 FOR UPDATE",
+    )
+    .bind(device.rsu_id)
+    .bind(epoch)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(er) = er else {
+        return Err(AppError::conflict(
+            "unknown_epoch",
+            format!(
+                "field epoch: epoch {} of this RSU was never enrolled (current epoch {})",
+                req.epoch, device.current_epoch
+            ),
+        ));
+    };
+    let last = u64::try_from(er.last_seq).unwrap_or(0);
+    if let Some(first) = req.entries.first() {
+        if first.body.seq > last + 1 {
+            let mut err = AppError::conflict(
+                "gap",
+                format!(
+                    "entries start at seq {} but the server holds this epoch through seq {last}: send from seq {}",
+                    first.body.seq,
+                    last + 1
+                ),
+            );
+            err.expected_seq = Some(last + 1);
+            return Err(err);
+        }
+    }
+    let (lo, hi) = match (req.entries.first(), req.entries.last()) {
+        (Some(a), Some(b)) => (a.body.seq, b.body.seq.min(last)),
+        _ => (1, 0),
+    };
+    let stored: HashMap<u64, StoredEntry> = if lo <= hi {
+        sqlx::query_as::<_, StoredEntry>(
+            "SELECT seq, entry_id, hash, status, reason_code, reason_message, flags
+               FROM device_journal WHERE rsu_id = $1 AND epoch = $2 AND seq BETWEEN $3 AND $4",
+        )
+        .bind(device.rsu_id)
+        .bind(epoch)
+        .bind(lo as i64)
+        .bind(hi as i64)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|s| (u64::try_from(s.seq).unwrap_or(0), s))
+        .collect()
+    } else {
+        HashMap::new()
+    };
+
+    let fresh: Vec<&JournalEntry> = req.entries.iter().filter(|e| e.body.seq > last).collect();
+    let mut snap = load_snapshot(&mut tx, device, &fresh).await?;
+    let ctx = PushContext {
+        device,
+        received_at,
+    };
+
+    sqlx::query("SAVEPOINT batch").execute(&mut *tx).await?;
+    let mut attempt = 0;
+    let plan = loop {
+        attempt += 1;
+        let plan = plan(&ctx, &req.entries, &er, &stored, &snap);
+        match write(&mut tx, device, epoch, &req.entries, &plan, received_at).await {
+            Ok(()) => break plan,
+            Err(WriteError::Collision) if attempt < 4 => {
+                // Another order holds a number or validation number this batch claims: read
+                // them and plan again, so those sales are answered as rejections.
+                sqlx::query("ROLLBACK TO SAVEPOINT batch")
+                    .execute(&mut *tx)
+                    .await?;
+                load_taken(&mut tx, &fresh, &mut snap).await?;
+            }
+            Err(WriteError::Collision) => {
+                return Err(AppError::internal(
+                    "ingest",
+                    "collisions persisted after re-planning",
+                ))
+            }
+            Err(WriteError::Db(e)) => return Err(e.into()),
+        }
+    };
+    crash_point("before_commit");
+    tx.commit().await?;
+    Ok(PushResponse {
+        epoch: req.epoch,
+        results: plan.results,
+        acked_through_seq: plan.last_seq,
+        chain_head: plan.head,
+        chain_verified: plan.chain_broken_at.is_none(),
+        server_time: Utc::now(),
+    })
+}
+
+async fn load_snapshot(
+    tx: &mut Transaction<'_, Postgres>,
+    device: &Device,
+    fresh: &[&JournalEntry],
+) -> Result<Snapshot, sqlx::Error> {
+    let mut snap = Snapshot::default();
+    if fresh.is_empty() {
+        return Ok(snap);
+    }
+    let mut event_ids: HashSet<Uuid> = HashSet::new();
+    let mut order_ids: Vec<Uuid> = vec![];
+    let mut vns: Vec<String> = vec![];
+    let mut shift_ids: Vec<Uuid> = vec![];
+    let entry_ids: Vec<Uuid> = fresh.iter().map(|e| e.body.entry_id).collect();
+    for e in fresh {
+        let p = &e.body.payload;
+        let uuid_at = |k: &str| {
+            p.get(k)
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+        };
+        if let Some(ev) = uuid_at("eventId") {
+            event_ids.insert(ev);
+        }
+        if let Some(id) = uuid_at("localId") {
+            order_ids.push(id);
+        }
+        if let Some(id) = uuid_at("shiftId") {
+            shift_ids.push(id);
+        }
+        if e.body.kind == EntryKind::Sale {
+            if let Some(v) = p.get("validationNumber").and_then(Value::as_str) {
+                vns.push(v.to_string());
+            }
+        }
+    }
+    // Orders referenced by voids and reprints bring their events too.
+    let orders: Vec<OrderRow> = sqlx::query_as(
+        "SELECT id, validation_number, rsu_id, event_id, voided_at IS NOT NULL AS voided
+           FROM orders WHERE id = ANY($1) OR validation_number = ANY($2)",
+    )
+    .bind(&order_ids)
+    .bind(&vns)
+    .fetch_all(&mut **tx)
+    .await?;
+    for o in orders {
+        event_ids.insert(o.event_id);
+        snap.validation_numbers
+            .insert(o.validation_number.clone(), o.id);
+        snap.orders.insert(o.id, o);
+    }
+    let event_ids: Vec<Uuid> = event_ids.into_iter().collect();
+    let events: Vec<EventRow> = sqlx::query_as(
+        "SELECT id, organization_id, state, currency::text AS currency, sales_start_time, sales_end_time,
+                sales_closed_at,
+                COALESCE((configuration->'jurisdiction'->>'priceLock')::boolean, TRUE) AS price_lock
+           FROM events WHERE id = ANY($1)",
+    )
+    .bind(&event_ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    snap.events = events.into_iter().map(|e| (e.id, e)).collect();
+    let packages: Vec<PackageRow> = sqlx::query_as(
+        "SELECT id, event_id, ticket_count, price, currency::text AS currency, active_from, active_to
+           FROM ticket_packages WHERE event_id = ANY($1)",
+    )
+    .bind(&event_ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let package_ids: Vec<Uuid> = packages.iter().map(|p| p.id).collect();
+    snap.packages = packages.into_iter().map(|p| (p.id, p)).collect();
+    let prices: Vec<(Uuid, DateTime<Utc>, i64)> = sqlx::query_as(
+        "SELECT package_id, effective_from, price FROM package_price_history
+          WHERE package_id = ANY($1) ORDER BY package_id, effective_from",
+    )
+    .bind(&package_ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (pid, from, price) in prices {
+        snap.prices.entry(pid).or_default().push((from, price));
+    }
+    snap.allocations = sqlx::query_as(
+        "SELECT id, event_id, start_number, end_number, released_from FROM rsu_allocations WHERE rsu_id = $1",
+    )
+    .bind(device.rsu_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    snap.used_entry_ids = sqlx::query_scalar::<_, Uuid>(
+        "SELECT entry_id FROM device_journal WHERE entry_id = ANY($1)",
+    )
+    .bind(&entry_ids)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
+    if !shift_ids.is_empty() {
+        snap.shift_ids = sqlx::query_scalar::<_, Uuid>(
+            "SELECT shift_id FROM shift_closes WHERE shift_id = ANY($1)",
+        )
+        .bind(&shift_ids)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
+    }
+    Ok(snap)
+}
+
+/// After a collision: which of the batch's draw numbers and validation numbers are already taken.
+async fn load_taken(
+    tx: &mut Transaction<'_, Postgres>,
+    fresh: &[&JournalEntry],
+    snap: &mut Snapshot,
+) -> Result<(), sqlx::Error> {
+    let mut evs: Vec<Uuid> = vec![];
+    let mut nums: Vec<i32> = vec![];
+    let mut vns: Vec<String> = vec![];
+    for e in fresh.iter().filter(|e| e.body.kind == EntryKind::Sale) {
+        let p = &e.body.payload;
+        let Some(ev) = p
+            .get("eventId")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+        else {
+            continue;
+        };
+        if let Some(v) = p.get("validationNumber").and_then(Value::as_str) {
+            vns.push(v.to_string());
+        }
+        for n in p
+            .get("drawNumbers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = n.as_i64().and_then(|n| i32::try_from(n).ok()) {
+                evs.push(ev);
+                nums.push(n);
+            }
+        }
+    }
+    let taken: Vec<(Uuid, i32)> = sqlx::query_as(
+        "SELECT t.event_id, t.draw_number FROM tickets t
+           JOIN UNNEST($1::uuid[], $2::int4[]) AS x(event_id, n) ON t.event_id = x.event_id AND t.draw_number = x.n",
+    )
+    .bind(&evs)
+    .bind(&nums)
+    .fetch_all(&mut **tx)
+    .await?;
+    snap.taken
+        .extend(taken.into_iter().map(|(e, n)| (e, i64::from(n))));
+    let existing: Vec<(String, Uuid)> = sqlx::query_as(
+        "SELECT validation_number, id FROM orders WHERE validation_number = ANY($1)",
+    )
+    .bind(&vns)
+    .fetch_all(&mut **tx)
+    .await?;
+    snap.validation_numbers.extend(existing);
+    Ok(())
+}
+
+enum WriteError {
+    /// A UNIQUE constraint on tickets or orders fired: some number was taken meanwhile.
+    Collision,
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for WriteError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.code().as_deref() == Some("23505")
+                && matches!(
+                    db.constraint(),
+                    Some("tickets_event_draw_number_key")
+                        | Some("orders_validation_number_key")
+                        | Some("orders_pkey")
+                )
+            {
+                return WriteError::Collision;
+            }
+        }
+        WriteError::Db(e)
+    }
+}
+
+async fn copy_in(
+    tx: &mut Transaction<'_, Postgres>,
+    statement: &str,
+    buf: CopyBuf,
+) -> Result<(), WriteError> {
+    if buf.rows == 0 {
+        return Ok(());
+    }
+    let mut copy = tx.copy_in_raw(statement).await?;
+    if let Err(e) = copy.send(buf.bytes).await {
+        let _ = copy.abort("send failed").await;
+        return Err(e.into());
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+async fn write(
+    tx: &mut Transaction<'_, Postgres>,
+    device: &Device,
+    epoch: i32,
+    entries: &[JournalEntry],
+    plan: &Plan,
+    received_at: DateTime<Utc>,
+) -> Result<(), WriteError> {
+    // The journal: every new entry, whatever its answer, with its full payload.
+    let mut j = CopyBuf::new();
+    for ji in &plan.journal {
+        let e = &entries[ji.idx];
+        j.uuid(device.rsu_id)
+            .int(i64::from(epoch))
+            .int(e.body.seq as i64)
+            .uuid(e.body.entry_id)
+            .text(e.body.kind.as_str())
+            .ts(&e.body.created_at)
+            .json(&e.body.payload)
+            .bytea(&e.prev_hash.0)
+            .bytea(&e.hash.0)
+            .text(ji.status.as_str())
+            .opt_text(ji.code.map(|c| c.as_str()))
+            .opt_text(ji.message.as_deref())
+            .words(&ji.flags)
+            .uuid(device.key_id)
+            .ts(&received_at);
+        j.end_row();
+    }
+    copy_in(
+        tx,
+        "COPY device_journal (rsu_id, epoch, seq, entry_id, kind, created_at, payload, prev_hash, hash,
+                              status, reason_code, reason_message, flags, key_id, received_at) FROM STDIN",
+        j,
+    )
+    .await?;
+
+    // Orders, then their tickets.
+    let mut o = CopyBuf::new();
+    for oi in &plan.orders {
+        let s = &oi.sale;
+        let customer = s
+            .customer_info
+            .as_ref()
+            .filter(|c| !c.is_empty())
+            .and_then(|c| serde_json::to_value(c).ok());
+        o.uuid(s.local_id)
+            .text(&s.validation_number)
+            .uuid(s.event_id)
+            .uuid(s.package_id)
+            .uuid(device.rsu_id)
+            .uuid(oi.allocation_id)
+            .int(s.unit_price)
+            .int(s.total_amount)
+            .text(&s.currency)
+            .text("completed")
+            .text(s.payment.method.as_str())
+            .opt_text(s.payment.reference.as_deref());
+        o.int(i64::from(s.ticket_count));
+        match &customer {
+            Some(c) => o.json(c),
+            None => o.null(),
+        };
+        o.text("rsu")
+            .uuid(s.operator_id)
+            .opt_uuid(s.shift_id)
+            .bool(true)
+            .text("synced")
+            .int(i64::from(epoch))
+            .int(oi.seq as i64)
+            .bool(oi.late)
+            .ts(&s.sold_at)
+            .uuid(s.operator_id)
+            .ts(&received_at);
+        o.end_row();
+    }
+    copy_in(
+        tx,
+        "COPY orders (id, validation_number, event_id, package_id, rsu_id, rsu_allocation_id, unit_price,
+                      total_amount, currency, payment_status, payment_method, payment_reference, ticket_count,
+                      customer_info, source, operator_id, shift_id, is_offline_sale, offline_sync_status,
+                      journal_epoch, journal_seq, is_late, sold_at, sold_by, received_at) FROM STDIN",
+        o,
+    )
+    .await?;
+    let mut t = CopyBuf::new();
+    for ti in &plan.tickets {
+        t.uuid(ti.id)
+            .uuid(ti.event_id)
+            .int(ti.draw_number)
+            .text("sold")
+            .uuid(ti.order_id);
+        t.end_row();
+    }
+    copy_in(
+        tx,
+        "COPY tickets (id, event_id, draw_number, state, order_id) FROM STDIN",
+        t,
+    )
+    .await?;
+    crash_point("after_tickets");
+
+    if !plan.alloc_sold.is_empty() {
+        let (ids, (counts, maxes)): (Vec<Uuid>, (Vec<i32>, Vec<i32>)) = plan
+            .alloc_sold
+            .iter()
+            .map(|(id, (n, max))| (*id, (*n as i32, *max as i32)))
+            .unzip();
+        sqlx::query(
+            "UPDATE rsu_allocations a
+                SET tickets_sold = a.tickets_sold + x.n,
+                    tickets_available = GREATEST(a.tickets_available - x.n, 0),
+                    next_draw_number = GREATEST(a.next_draw_number, x.maxn + 1),
+                    state = CASE WHEN a.state = 'active' AND x.maxn >= a.end_number THEN 'exhausted' ELSE a.state END,
+                    exhausted_at = CASE WHEN x.maxn >= a.end_number THEN COALESCE(a.exhausted_at, NOW()) ELSE a.exhausted_at END
+               FROM UNNEST($1::uuid[], $2::int4[], $3::int4[]) AS x(id, n, maxn)
+              WHERE a.id = x.id",
+        )
+        .bind(&ids)
+        .bind(&counts)
+        .bind(&maxes)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    if !plan.voids.is_empty() {
+        let ids: Vec<Uuid> = plan.voids.iter().map(|v| v.local_id).collect();
+        let at: Vec<DateTime<Utc>> = plan.voids.iter().map(|v| v.voided_at).collect();
+        let by: Vec<Uuid> = plan.voids.iter().map(|v| v.supervisor_id).collect();
+        let reason: Vec<String> = plan.voids.iter().map(|v| v.reason.clone()).collect();
+        sqlx::query(
+            "UPDATE orders o SET voided_at = x.at, voided_by = x.by, voided_reason = x.reason,
+                    updated_at = NOW(), updated_by = x.by
+               FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[]) AS x(id, at, by, reason)
+              WHERE o.id = x.id AND o.voided_at IS NULL",
+        )
+        .bind(&ids)
+        .bind(&at)
+        .bind(&by)
+        .bind(&reason)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE tickets SET state = 'voided', updated_at = NOW() WHERE order_id = ANY($1)",
+        )
+        .bind(&ids)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE rsu_allocations a SET tickets_voided = a.tickets_voided + c.n
+               FROM (SELECT o.rsu_allocation_id AS id, SUM(o.ticket_count)::int4 AS n
+                       FROM orders o WHERE o.id = ANY($1) GROUP BY o.rsu_allocation_id) c
+              WHERE a.id = c.id",
+        )
+        .bind(&ids)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    if !plan.critical.is_empty() {
+        let c = &plan.critical;
+        sqlx::query(
+            "INSERT INTO critical_events (journal_entry_id, event_type, event_id, rsu_id, user_id, severity,
+                                          description, metadata, timestamp, received_at)
+             SELECT x.entry_id, x.event_type, x.event_id, $9, x.user_id, x.severity, x.description, x.metadata, x.at, $10
+               FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])
+                    AS x(entry_id, event_type, event_id, user_id, severity, description, metadata, at)
+             ON CONFLICT (journal_entry_id) DO NOTHING",
+        )
+        .bind(c.iter().map(|x| x.entry_id).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.event_type.clone()).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.event_id).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.user_id).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.severity.clone()).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.description.clone()).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.metadata.clone()).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.at).collect::<Vec<_>>())
+        .bind(device.rsu_id)
+        .bind(received_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    for (seq, s) in &plan.shifts {
+        let report = serde_json::to_value(s).unwrap_or(Value::Null);
+        sqlx::query(
+            "INSERT INTO shift_closes (shift_id, rsu_id, epoch, seq, operator_id, closed_at, sales_count,
+                                       sales_amount, voids_count, voids_amount, cash_expected, report)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (shift_id) DO NOTHING",
+        )
+        .bind(s.shift_id)
+        .bind(device.rsu_id)
+        .bind(epoch)
+        .bind(*seq as i64)
+        .bind(s.operator_id)
+        .bind(s.closed_at)
+        .bind(s.sales_count as i64)
+        .bind(s.sales_amount)
+        .bind(s.voids_count as i64)
+        .bind(s.voids_amount)
+        .bind(s.cash_expected)
+        .bind(report)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    for r in &plan.releases {
+        sqlx::query(
+            "UPDATE rsu_allocations
+                SET released_from = $2::int4, state = 'released',
+                    tickets_available = GREATEST(0, ($2::int4 - start_number) - tickets_sold)
+              WHERE id = $1",
+        )
+        .bind(r.allocation_id)
+        .bind(r.from as i32)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    if !plan.seq_conflicts.is_empty() {
+        let idx = &plan.seq_conflicts;
+        let seqs: Vec<i64> = idx.iter().map(|i| entries[*i].body.seq as i64).collect();
+        let hashes: Vec<Vec<u8>> = idx.iter().map(|i| entries[*i].hash.0.to_vec()).collect();
+        let bodies: Vec<Value> = idx
+            .iter()
+            .map(|i| serde_json::to_value(&entries[*i]).unwrap_or(Value::Null))
+            .collect();
+        sqlx::query(
+            "INSERT INTO journal_conflicts (rsu_id, epoch, seq, hash, entry)
+             SELECT $1, $2, x.seq, x.hash, x.entry FROM UNNEST($3::int8[], $4::bytea[], $5::jsonb[]) AS x(seq, hash, entry)
+             ON CONFLICT (rsu_id, epoch, seq, hash) DO NOTHING",
+        )
+        .bind(device.rsu_id)
+        .bind(epoch)
+        .bind(&seqs)
+        .bind(&hashes)
+        .bind(&bodies)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    let new_conflicts = plan.seq_conflicts.len() as i32
+        + plan
+            .journal
+            .iter()
+            .filter(|j| j.status == EntryStatus::Conflict)
+            .count() as i32;
+    sqlx::query(
+        "UPDATE rsu_epochs SET last_seq = $3, head_hash = $4,
+                chain_verified = chain_verified AND $5::int8 IS NULL,
+                chain_broken_at = COALESCE(chain_broken_at, $5::int8),
+                conflicts = conflicts + $6, last_push_at = $7
+          WHERE rsu_id = $1 AND epoch = $2",
+    )
+    .bind(device.rsu_id)
+    .bind(epoch)
+    .bind(plan.last_seq as i64)
+    .bind(plan.head.0.to_vec())
+    .bind(plan.chain_broken_at.map(|s| s as i64))
+    .bind(new_conflicts)
+    .bind(received_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
