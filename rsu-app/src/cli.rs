@@ -7,9 +7,10 @@ use rsu_core::payload::{CustomerInfo, Payment, PaymentMethod};
 use rsu_store::{Sale, SaleRequest, Store, StoreError};
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::printer::{self, Printer};
 use crate::receipt_text::sale_text;
 
 /// Elite Raffle RSU: the raffle sales unit kiosk and its command line.
@@ -23,8 +24,18 @@ pub struct Cli {
     #[arg(long, global = true, env = "RSU_DB")]
     pub db: Option<PathBuf>,
 
+    /// Run the kiosk on a demo database (created if absent) with the simulated printer, which
+    /// writes each receipt as .txt and .png next to the database.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Run the kiosk full screen (the default on the linuxkms backend).
+    #[arg(long)]
+    pub fullscreen: bool,
+
+    /// Without a subcommand, rsu-app runs the kiosk touchscreen UI.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -58,6 +69,10 @@ pub enum Command {
         validation_number: String,
         #[arg(long)]
         supervisor_pin: Option<String>,
+        /// Where the receipt goes: the configured printer (default when one is set), the
+        /// terminal, or the simulated printer (.txt/.png next to the database).
+        #[arg(long, value_enum)]
+        printer: Option<PrinterChoice>,
     },
     /// Spoil a receipt that failed to print (a void with reason "misprint"; supervisor PIN needed).
     Spoil {
@@ -102,6 +117,36 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Run the kiosk touchscreen UI (the same as running rsu-app without a subcommand).
+    Kiosk,
+    /// Print the printer test page on the configured printer (or the simulated one with --printer sim).
+    PrintTest {
+        #[arg(long, value_enum)]
+        printer: Option<PrinterChoice>,
+    },
+    /// Show or change the printer settings (kept in printer.json next to the database).
+    Printer {
+        #[command(subcommand)]
+        action: PrinterAction,
+    },
+    /// Render a kiosk screen with demo data to a PNG, headlessly (no display needed).
+    Screenshot {
+        /// One of: login, sell, confirm, result, print-failure, sales, shift, settings.
+        #[arg(long)]
+        screen: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1280)]
+        width: u32,
+        #[arg(long, default_value_t = 800)]
+        height: u32,
+    },
+    /// Measure the kiosk: cold start to first frame, memory after N sales, tap-to-"printing" time.
+    Measure {
+        /// Sales to make before reading resident memory.
+        #[arg(long, default_value_t = 1000)]
+        sales: u32,
+    },
     /// Sell 1-ticket packages in a loop, printing each validation number after its commit
     /// (used by the crash test).
     #[command(hide = true)]
@@ -132,6 +177,89 @@ pub struct SellArgs {
     pub pin: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// Where the receipt goes: the configured printer (default when one is set), the terminal,
+    /// or the simulated printer (.txt/.png next to the database).
+    #[arg(long, value_enum)]
+    pub printer: Option<PrinterChoice>,
+}
+
+/// Where a receipt is printed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrinterChoice {
+    /// The printer in printer.json.
+    Configured,
+    /// The terminal (the receipt text on standard output).
+    Terminal,
+    /// The simulated printer: .txt and .png files in the `receipts` folder next to the database.
+    Sim,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PrinterAction {
+    /// Show the printer settings.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the printer. Examples: `printer set --transport serial --path /dev/ttyUSB0 --baud 38400
+    /// --flow-control rts-cts`, `printer set --transport network --host 10.0.0.5`,
+    /// `printer set --transport usb --path /dev/usb/lp0 --paper-width 58mm`.
+    Set(PrinterSetArgs),
+    /// Forget the printer (the CLI prints receipts on the terminal again).
+    Clear,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PrinterSetArgs {
+    #[arg(long, value_enum)]
+    pub transport: TransportArg,
+    /// Device path (serial, usb, file) or directory (sim).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Host name or address (network).
+    #[arg(long)]
+    pub host: Option<String>,
+    #[arg(long, default_value_t = 9100)]
+    pub port: u16,
+    #[arg(long, default_value_t = 38400)]
+    pub baud: u32,
+    #[arg(long, value_enum, default_value_t = FlowArg::RtsCts)]
+    pub flow_control: FlowArg,
+    #[arg(long, value_enum, default_value_t = PaperArg::Mm80)]
+    pub paper_width: PaperArg,
+    /// Kick the cash drawer on this pin after cash sales.
+    #[arg(long, value_enum)]
+    pub cash_drawer: Option<DrawerArg>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    Serial,
+    Usb,
+    Network,
+    File,
+    Sim,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FlowArg {
+    None,
+    XonXoff,
+    RtsCts,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PaperArg {
+    #[value(name = "58mm")]
+    Mm58,
+    #[value(name = "80mm")]
+    Mm80,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DrawerArg {
+    Pin2,
+    Pin5,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -179,11 +307,77 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
             return Ok(ExitCode::from(code));
         }
     };
+    let command = match cli.command {
+        None | Some(Command::Kiosk) => {
+            let db = match (cli.db.clone(), cli.demo) {
+                (Some(p), _) => p,
+                (None, true) => crate::kiosk::default_demo_db_path()?,
+                (None, false) => default_db_path()?,
+            };
+            crate::kiosk::run(crate::kiosk::KioskOptions {
+                db,
+                demo: cli.demo,
+                fullscreen: cli.fullscreen,
+            })?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(c) => c,
+    };
     let db = match cli.db.clone() {
         Some(p) => p,
         None => default_db_path()?,
     };
-    execute(cli.command, db)
+    execute(command, db)
+}
+
+/// The printer a receipt goes to: `None` means the terminal.
+fn printer_for(db: &Path, choice: Option<PrinterChoice>) -> Result<Option<Printer>> {
+    let config = match choice {
+        Some(PrinterChoice::Terminal) => None,
+        Some(PrinterChoice::Sim) => Some(printer::simulated(
+            printer::sim_dir(db),
+            printer::load_settings(db)?
+                .map(|c| c.paper_width)
+                .unwrap_or_default(),
+        )),
+        Some(PrinterChoice::Configured) => {
+            Some(printer::load_settings(db)?.with_context(|| {
+                format!(
+                    "no printer is configured for {}: set one with `rsu-app printer set`",
+                    db.display()
+                )
+            })?)
+        }
+        None => printer::load_settings(db)?,
+    };
+    Ok(config.map(Printer::start))
+}
+
+/// Prints a committed sale (or its reprint) through `printer`, confirming it in the store.
+fn issue_on(printer: &Printer, store: &mut Store, sale: &Sale, reprint: Option<u32>) -> Result<()> {
+    match printer.issue(store, sale, reprint) {
+        Ok((_, report)) => {
+            eprintln!(
+                "Printed on {}{}.",
+                report.transport,
+                if report.confirmed {
+                    " (status confirmed)"
+                } else {
+                    " (one-way printer: not confirmed)"
+                }
+            );
+            for w in &report.warnings {
+                eprintln!("Printer warning: {w:?}");
+            }
+            Ok(())
+        }
+        Err(e) => bail!(
+            "the receipt for {} did not print: {e}. The sale is recorded; reprint it with `rsu-app reprint {}` or have a supervisor spoil it with `rsu-app spoil {} --supervisor-pin PIN`",
+            sale.validation_number,
+            sale.validation_number,
+            sale.validation_number
+        ),
+    }
 }
 
 fn open(db: &PathBuf) -> Result<Store> {
@@ -304,10 +498,16 @@ fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
                 },
                 customer: Some(customer),
             };
+            let printer = printer_for(&db, args.printer)?;
             let sale = store.sell(&req)?;
-            // The CLI's "printer" is the terminal: the receipt is shown, then confirmed.
             show_sale(&store, &sale, None, args.json)?;
-            store.mark_printed(sale.id)?;
+            match &printer {
+                // Without a printer the CLI's "printer" is the terminal: shown, then confirmed.
+                None => {
+                    store.mark_printed(sale.id)?;
+                }
+                Some(p) => issue_on(p, &mut store, &sale, None)?,
+            }
         }
         Command::Void {
             validation_number,
@@ -323,12 +523,48 @@ fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
         Command::Reprint {
             validation_number,
             supervisor_pin,
+            printer,
         } => {
             let mut store = open(&db)?;
+            let printer = printer_for(&db, printer)?;
             let (sale, n) = store.reprint(&validation_number, supervisor_pin.as_deref())?;
             show_sale(&store, &sale, Some(n), false)?;
-            store.mark_printed(sale.id)?;
+            match &printer {
+                None => {
+                    store.mark_printed(sale.id)?;
+                }
+                Some(p) => issue_on(p, &mut store, &sale, Some(n))?,
+            }
         }
+        Command::Kiosk => unreachable_kiosk()?,
+        Command::PrintTest { printer } => {
+            let store = open(&db)?;
+            let printer = match printer_for(&db, printer.or(Some(PrinterChoice::Configured)))? {
+                Some(p) => p,
+                None => bail!("the terminal is not a printer: use --printer sim or configure one with `rsu-app printer set`"),
+            };
+            let report = printer.print_test_page(&store)?;
+            println!(
+                "Test page printed on {}{}.",
+                report.transport,
+                if report.confirmed {
+                    " (status confirmed)"
+                } else {
+                    ""
+                }
+            );
+        }
+        Command::Printer { action } => printer_command(&db, action)?,
+        Command::Screenshot {
+            screen,
+            out,
+            width,
+            height,
+        } => {
+            crate::kiosk::screenshot::render_to_file(&screen, &out, width, height)?;
+            println!("Wrote {}", out.display());
+        }
+        Command::Measure { sales } => crate::kiosk::measure::run(sales)?,
         Command::Spoil {
             validation_number,
             supervisor_pin,
@@ -569,4 +805,98 @@ fn print_z(z: &rsu_core::payload::ShiftClosePayload) {
         z.last_seq.map(|s| s.to_string()).unwrap_or_default(),
         z.chain_head
     );
+}
+
+fn unreachable_kiosk() -> Result<()> {
+    bail!("the kiosk subcommand is handled before the database is opened")
+}
+
+fn printer_command(db: &Path, action: PrinterAction) -> Result<()> {
+    use rsu_print::{FlowControl, PaperWidth, PrinterConfig, TransportConfig};
+    match action {
+        PrinterAction::Show { json } => match printer::load_settings(db)? {
+            Some(c) if json => print_json(&c)?,
+            Some(c) => {
+                println!("Printer:     {}", c.transport.describe());
+                println!("Paper width: {}", c.paper_width.label());
+                println!(
+                    "Cash drawer: {}",
+                    c.cash_drawer
+                        .map(|p| format!("{p:?}"))
+                        .unwrap_or_else(|| "none".into())
+                );
+                println!("Settings:    {}", printer::settings_path(db).display());
+            }
+            None => println!(
+                "No printer configured: receipts are shown on the terminal. Set one with `rsu-app printer set`."
+            ),
+        },
+        PrinterAction::Set(a) => {
+            let need_path = |what: &str| -> Result<String> {
+                a.path
+                    .clone()
+                    .with_context(|| format!("a {what} printer needs --path"))
+            };
+            let transport = match a.transport {
+                TransportArg::Serial => TransportConfig::Serial {
+                    path: need_path("serial")?,
+                    baud: a.baud,
+                    flow_control: match a.flow_control {
+                        FlowArg::None => FlowControl::None,
+                        FlowArg::XonXoff => FlowControl::XonXoff,
+                        FlowArg::RtsCts => FlowControl::RtsCts,
+                    },
+                    dtr: true,
+                },
+                TransportArg::Usb => TransportConfig::Usb {
+                    path: PathBuf::from(a.path.clone().unwrap_or_else(|| "/dev/usb/lp0".into())),
+                    two_way: true,
+                },
+                TransportArg::Network => TransportConfig::Network {
+                    host: a
+                        .host
+                        .clone()
+                        .context("a network printer needs --host (name or address)")?,
+                    port: a.port,
+                },
+                TransportArg::File => TransportConfig::File {
+                    path: PathBuf::from(need_path("file")?),
+                },
+                TransportArg::Sim => TransportConfig::Simulated {
+                    dir: a
+                        .path
+                        .clone()
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| printer::sim_dir(db)),
+                },
+            };
+            let config = PrinterConfig {
+                transport,
+                paper_width: match a.paper_width {
+                    PaperArg::Mm58 => PaperWidth::Mm58,
+                    PaperArg::Mm80 => PaperWidth::Mm80,
+                },
+                cash_drawer: a.cash_drawer.map(|d| match d {
+                    DrawerArg::Pin2 => rsu_print::DrawerPin::Pin2,
+                    DrawerArg::Pin5 => rsu_print::DrawerPin::Pin5,
+                }),
+                ..PrinterConfig::default()
+            };
+            let path = printer::save_settings(db, &config)?;
+            println!(
+                "Printer set: {} ({}), saved in {}",
+                config.transport.describe(),
+                config.paper_width.label(),
+                path.display()
+            );
+        }
+        PrinterAction::Clear => {
+            if printer::clear_settings(db)? {
+                println!("Printer settings removed: receipts are shown on the terminal.");
+            } else {
+                println!("No printer was configured.");
+            }
+        }
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@
 mod config;
 mod error;
 mod journal;
+pub mod kiosk;
 mod people;
 mod sale;
 mod status;

@@ -1,0 +1,182 @@
+//! `rsu-app screenshot --screen NAME --out FILE.png`: a kiosk screen with demo data, rendered by
+//! the software renderer with no display. The data is real: a demo device in a temporary
+//! directory, driven through the same controller and adapters as the kiosk.
+
+use anyhow::{bail, Context, Result};
+use slint::ComponentHandle;
+use std::path::Path;
+
+use super::model::SellOrder;
+use super::ui::{AppAdapter, SalesAdapter, SellAdapter};
+use super::{adapters, headless, Command, KioskService, MainWindow, UiEvent};
+use crate::printer::{self, Printer};
+
+/// The screens `screenshot` knows.
+pub const SCREENS: &[&str] = &[
+    "login",
+    "sell",
+    "confirm",
+    "printing",
+    "result",
+    "print-failure",
+    "sales",
+    "void",
+    "shift",
+    "shift-closed",
+    "settings-locked",
+    "settings",
+];
+
+pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Result<()> {
+    if !SCREENS.contains(&screen) {
+        bail!(
+            "unknown screen {screen:?}: choose one of {}",
+            SCREENS.join(", ")
+        );
+    }
+    let platform = headless::install(width, height)
+        .map_err(|e| anyhow::anyhow!("cannot start the headless renderer: {e}"))?;
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let db = dir.path().join("rsu.sqlite3");
+    let store = super::open_store(&db, true)?;
+    let sim = printer::sim_dir(&db);
+    let printer = Printer::start(printer::simulated(sim.clone(), Default::default()));
+    let mut service = KioskService::new(store, db.clone(), Some(printer));
+    let window = MainWindow::new().context("cannot create the kiosk window")?;
+    let run = |service: &mut KioskService, cmd: Command, keep: &dyn Fn(&UiEvent) -> bool| {
+        let mut events = Vec::new();
+        service.handle(cmd, &mut |e| events.push(e));
+        for e in events.into_iter().filter(|e| keep(e)) {
+            adapters::apply(&window, e);
+        }
+    };
+    let all = |_: &UiEvent| true;
+    let sell = |package: usize, card: bool| -> Result<Command> {
+        let list = window.global::<SellAdapter>().get_packages();
+        let p = slint::Model::row_data(&list, package).context("the demo has no such package")?;
+        Ok(Command::Sell(SellOrder {
+            package_id: p.id.to_string(),
+            card,
+            card_reference: if card {
+                "AUTH 482913".into()
+            } else {
+                String::new()
+            },
+            customer_name: "Jordan Lee".into(),
+            ..SellOrder::default()
+        }))
+    };
+    run(&mut service, Command::Start, &all);
+    if screen != "login" && screen != "settings-locked" {
+        run(
+            &mut service,
+            Command::Login {
+                pin: rsu_store::DEMO_SELLER_PIN.into(),
+            },
+            &all,
+        );
+    }
+    let app = window.global::<AppAdapter>();
+    match screen {
+        "login" | "sell" => {}
+        "confirm" => {
+            let s = window.global::<SellAdapter>();
+            s.set_chosen(1);
+            s.set_card(true);
+            s.set_card_reference("AUTH 482913".into());
+            s.set_customer_name("Jordan Lee".into());
+            s.set_stage("confirm".into());
+        }
+        "printing" => {
+            let cmd = sell(1, false)?;
+            run(&mut service, cmd, &|e| {
+                !matches!(e, UiEvent::SalePrinted(_))
+            });
+        }
+        "result" => {
+            let cmd = sell(1, true)?;
+            run(&mut service, cmd, &all);
+        }
+        "print-failure" => {
+            let cmd = sell(0, false)?;
+            run(&mut service, cmd, &all);
+            std::fs::write(sim.join("PAPER_OUT"), b"").context("cannot simulate paper out")?;
+            let cmd = sell(1, false)?;
+            run(&mut service, cmd, &all);
+        }
+        "sales" | "void" => {
+            for (p, card) in [(0, false), (1, true), (2, false), (1, false)] {
+                let cmd = sell(p, card)?;
+                run(&mut service, cmd, &all);
+            }
+            let vn = service
+                .store_mut()
+                .recent_sales(10, None)?
+                .last()
+                .map(|s| s.validation_number.clone())
+                .unwrap_or_default();
+            run(
+                &mut service,
+                Command::Void {
+                    validation_number: vn,
+                    supervisor_pin: rsu_store::DEMO_SUPERVISOR_PIN.into(),
+                    reason: "customer changed their mind".into(),
+                },
+                &all,
+            );
+            app.set_screen("sales".into());
+            let s = window.global::<SalesAdapter>();
+            s.set_selected(0);
+            if screen == "void" {
+                s.set_message("".into());
+                s.set_reason("wrong package sold".into());
+                s.set_action("void-reason".into());
+            }
+        }
+        "shift" | "shift-closed" => {
+            for (p, card) in [(0, false), (1, true), (2, false)] {
+                let cmd = sell(p, card)?;
+                run(&mut service, cmd, &all);
+            }
+            run(&mut service, Command::Shift, &all);
+            if screen == "shift-closed" {
+                run(
+                    &mut service,
+                    Command::CloseShift {
+                        supervisor_pin: rsu_store::DEMO_SUPERVISOR_PIN.into(),
+                    },
+                    &all,
+                );
+            }
+            app.set_screen("shift".into());
+        }
+        "settings-locked" => {
+            run(
+                &mut service,
+                Command::Login {
+                    pin: rsu_store::DEMO_SELLER_PIN.into(),
+                },
+                &all,
+            );
+            app.set_screen("settings".into());
+        }
+        "settings" => {
+            run(
+                &mut service,
+                Command::UnlockSettings {
+                    supervisor_pin: rsu_store::DEMO_SUPERVISOR_PIN.into(),
+                },
+                &all,
+            );
+            app.set_screen("settings".into());
+        }
+        _ => {}
+    }
+    let status = service.status()?;
+    adapters::apply(&window, UiEvent::Status(status));
+    window.show().context("cannot show the kiosk window")?;
+    let frame = platform.render();
+    headless::write_png(&frame, out)?;
+    window.hide().ok();
+    Ok(())
+}

@@ -1,0 +1,419 @@
+//! The kiosk's side of printing: where the printer settings live, how a stored sale becomes a
+//! [`SaleReceipt`], and print-confirmed issuance (DESIGN §4) on top of `rsu-print`'s worker.
+//!
+//! Printer settings are kept in `printer.json` next to the device database (the store's schema
+//! belongs to `rsu-store`; a printer is a property of this box, not of the server's configuration).
+//! The file holds an `rsu_print::PrinterConfig` as camelCase JSON. No file means "no printer
+//! configured": the CLI then shows receipts on the terminal, as it always did.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use rsu_core::draw::{DrawNumber, DrawRange};
+use rsu_core::money::{Currency, Money};
+use rsu_core::payload::{PaymentMethod, ShiftClosePayload};
+use rsu_print::{
+    compose_sale, compose_test_page, compose_z_report, PaperWidth, PrintFailure, PrintJob,
+    PrintReport, PrintWorker, PrinterConfig, SaleReceipt, TestPage, TransportConfig, ZPackageLine,
+    ZRangeUse, ZReport,
+};
+use rsu_store::{ReceiptContext, Sale, Store, StoreError};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The printer settings file for the database at `db`.
+pub fn settings_path(db: &Path) -> PathBuf {
+    data_dir(db).join("printer.json")
+}
+
+/// The directory holding the database (where the demo's simulated printer writes receipts).
+pub fn data_dir(db: &Path) -> PathBuf {
+    match db.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Where the simulated printer writes its `.txt`/`.png` receipts for the database at `db`.
+pub fn sim_dir(db: &Path) -> PathBuf {
+    data_dir(db).join("receipts")
+}
+
+/// A simulated printer writing into `dir`.
+pub fn simulated(dir: PathBuf, paper_width: PaperWidth) -> PrinterConfig {
+    PrinterConfig {
+        transport: TransportConfig::Simulated { dir },
+        paper_width,
+        ..PrinterConfig::default()
+    }
+}
+
+/// The configured printer, if any.
+pub fn load_settings(db: &Path) -> Result<Option<PrinterConfig>> {
+    let path = settings_path(db);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let config = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not valid printer settings: fix it or set the printer again with `rsu-app printer set`",
+            path.display()
+        )
+    })?;
+    Ok(Some(config))
+}
+
+/// Writes the printer settings atomically (temporary file, then rename).
+pub fn save_settings(db: &Path, config: &PrinterConfig) -> Result<PathBuf> {
+    let path = settings_path(db);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(config)?;
+    std::fs::write(&tmp, text + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// Removes the printer settings (back to "no printer": receipts on the terminal).
+pub fn clear_settings(db: &Path) -> Result<bool> {
+    let path = settings_path(db);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
+}
+
+/// A venue-local time for the receipt and its label. Event time zones are IANA names or fixed
+/// offsets; without a time zone database on the device only `UTC` and offsets such as `+02:00`
+/// (or `UTC-05:00`) are converted, anything else prints in UTC labelled `UTC`.
+pub fn venue_time(t: DateTime<Utc>, tz: &str) -> (NaiveDateTime, String) {
+    let trimmed = tz.trim();
+    let offset_text = trimmed
+        .strip_prefix("UTC")
+        .or_else(|| trimmed.strip_prefix("GMT"))
+        .unwrap_or(trimmed);
+    if trimmed.eq_ignore_ascii_case("utc") || offset_text.is_empty() {
+        return (t.naive_utc(), "UTC".into());
+    }
+    match parse_offset(offset_text) {
+        Some(off) => (t.with_timezone(&off).naive_local(), format!("UTC{off}")),
+        None => (t.naive_utc(), "UTC".into()),
+    }
+}
+
+fn parse_offset(s: &str) -> Option<FixedOffset> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = match rest.split_once(':') {
+        Some((h, m)) => (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?),
+        None => (rest.parse::<i32>().ok()?, 0),
+    };
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+/// The receipt of a stored sale (`reprint = Some(n)` for the n-th reprint).
+pub fn sale_receipt(sale: &Sale, ctx: &ReceiptContext, reprint: Option<u32>) -> SaleReceipt {
+    let (draw_at, tz) = venue_time(ctx.draw_time, &ctx.timezone);
+    let (issued_at, _) = venue_time(sale.sold_at, &ctx.timezone);
+    SaleReceipt {
+        organization_name: ctx.organization_name.clone(),
+        licence_number: ctx.license_number.clone(),
+        event_name: ctx.event_name.clone(),
+        event_id: ctx.event_identifier.clone(),
+        draw_at,
+        time_zone: tz,
+        rsu_id: format!("RSU{:03}", ctx.rsu_no),
+        operator_name: ctx.operator_name.clone(),
+        issued_at,
+        draw_numbers: sale.draw_numbers.clone(),
+        package_name: sale.package_name.clone(),
+        package_quantity: 1,
+        package_price: sale.unit_price,
+        total: sale.total,
+        payment_method: Some(
+            match sale.payment.method {
+                PaymentMethod::Cash => "Cash",
+                PaymentMethod::Card => "Card",
+            }
+            .to_string(),
+        ),
+        payment_reference: sale.payment.reference.clone(),
+        validation_number: sale.validation_number.clone(),
+        // The store does not sign sales yet; the QR carries the validation number alone.
+        qr_payload: sale.validation_number.clone(),
+        rules_url: ctx.jurisdiction.rules_url.clone(),
+        claim_deadline: ctx.jurisdiction.claim_deadline.clone(),
+        responsible_gaming_text: ctx.jurisdiction.responsible_gaming_text.clone(),
+        reprint,
+    }
+}
+
+/// The printable Z report of a closed shift.
+pub fn z_report(store: &Store, z: &ShiftClosePayload) -> Result<ZReport> {
+    let dev = store.device_context()?;
+    let event = dev.event.clone();
+    let tz = event.as_ref().map(|e| e.timezone.as_str()).unwrap_or("UTC");
+    let currency = Currency::new(&z.currency)?;
+    let money = |v: i64| Money::new(v, currency);
+    let (opened_at, time_zone) = venue_time(z.opened_at, tz);
+    let (closed_at, _) = venue_time(z.closed_at, tz);
+    let allocations = store.allocations()?;
+    let mut ranges = Vec::new();
+    for r in &z.ranges {
+        let alloc = allocations
+            .iter()
+            .find(|a| a.id == r.allocation_id)
+            .map(|a| DrawRange::new(a.start_number, a.end_number))
+            .transpose()?;
+        let allocation = match alloc {
+            Some(a) => a,
+            None => DrawRange::new(r.first_number, r.last_number)?,
+        };
+        // Numbers are taken in order, so a shift's use of a range is contiguous unless another
+        // operator sold from it in between; the report shows first to last either way.
+        let used = (r.first_number..=r.last_number).map(DrawNumber).collect();
+        ranges.push(ZRangeUse { allocation, used });
+    }
+    Ok(ZReport {
+        organization_name: dev.organization_name,
+        licence_number: dev.license_number,
+        event_name: event.as_ref().map(|e| e.name.clone()).unwrap_or_default(),
+        event_id: event
+            .as_ref()
+            .map(|e| e.identifier.clone())
+            .unwrap_or_default(),
+        rsu_id: format!("RSU{:03}", dev.rsu_no),
+        operator_name: store
+            .operator_name(z.operator_id)?
+            .unwrap_or_else(|| z.operator_id.to_string()),
+        supervisor_name: store.operator_name(z.closed_by)?,
+        shift_id: z.shift_id.to_string(),
+        opened_at,
+        closed_at,
+        time_zone,
+        currency,
+        packages: z
+            .lines
+            .iter()
+            .map(|l| ZPackageLine {
+                package_name: l.package_name.clone(),
+                sales_count: l.sales_count as u32,
+                sales_amount: money(l.sales_amount),
+                void_count: l.voids_count as u32,
+                void_amount: money(l.voids_amount),
+            })
+            .collect(),
+        cash_float: Some(money(z.float_amount)),
+        cash_expected: money(z.cash_expected),
+        first_seq: z.first_seq,
+        last_seq: z.last_seq,
+        chain_head: z.chain_head.clone(),
+        ranges,
+        reprint: None,
+    })
+}
+
+/// The printer test page for this device.
+pub fn test_page(store: &Store, config: &PrinterConfig) -> Result<TestPage> {
+    let dev = store.device_context()?;
+    let tz = dev
+        .event
+        .as_ref()
+        .map(|e| e.timezone.clone())
+        .unwrap_or_else(|| "UTC".into());
+    let (printed_at, time_zone) = venue_time(store.now()?, &tz);
+    Ok(TestPage {
+        device: format!("RSU{:03} {}", dev.rsu_no, dev.rsu_name),
+        transport: config.transport.describe(),
+        printed_at,
+        time_zone,
+    })
+}
+
+/// Why a receipt did not come out.
+#[derive(Debug)]
+pub enum IssueError {
+    /// The store refused (nothing was printed).
+    Store(StoreError),
+    /// The receipt could not be composed (nothing was printed).
+    Compose(String),
+    /// The printer failed; the sale is recorded `print_failed`.
+    Print(PrintFailure),
+}
+
+impl std::error::Error for IssueError {}
+
+impl std::fmt::Display for IssueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IssueError::Store(e) => write!(f, "{e}"),
+            IssueError::Compose(e) => write!(f, "the receipt could not be composed: {e}"),
+            IssueError::Print(p) => write!(f, "{}", p.error),
+        }
+    }
+}
+
+impl From<StoreError> for IssueError {
+    fn from(e: StoreError) -> Self {
+        IssueError::Store(e)
+    }
+}
+
+/// Longest the issuing thread waits for the print worker; the worker's own watchdog fires first.
+const ISSUE_WAIT: Duration = Duration::from_secs(120);
+
+/// A printer the kiosk or the CLI prints through: the worker plus its settings.
+pub struct Printer {
+    pub config: PrinterConfig,
+    worker: PrintWorker,
+}
+
+impl std::fmt::Debug for Printer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Printer")
+            .field("transport", &self.config.transport.describe())
+            .finish()
+    }
+}
+
+impl Printer {
+    pub fn start(config: PrinterConfig) -> Self {
+        let worker = PrintWorker::start(config.clone());
+        Printer { config, worker }
+    }
+
+    /// A printer driven by a custom worker (tests: slow or failing transports).
+    pub fn with_worker(config: PrinterConfig, worker: PrintWorker) -> Self {
+        Printer { config, worker }
+    }
+
+    pub fn describe(&self) -> String {
+        self.config.transport.describe()
+    }
+
+    /// Sends bytes and waits for the outcome. Call from a worker thread, never the UI thread.
+    pub fn print_blocking(&self, label: &str, bytes: Vec<u8>) -> Result<PrintReport, PrintFailure> {
+        let handle = self.worker.submit(PrintJob::new(label, bytes));
+        match handle.wait_timeout(ISSUE_WAIT) {
+            Some(outcome) => outcome,
+            None => Err(PrintFailure {
+                label: label.to_string(),
+                error: rsu_print::PrintError::Watchdog(ISSUE_WAIT),
+                phase: rsu_print::worker::FailurePhase::Watchdog,
+                bytes_sent: 0,
+                job_bytes: 0,
+                status: None,
+            }),
+        }
+    }
+
+    /// Print-confirmed issuance of a committed sale (or its reprint): compose, print, check the
+    /// status, then `mark_printed`; on failure `mark_print_failed`, and selling stays locked.
+    pub fn issue(
+        &self,
+        store: &mut Store,
+        sale: &Sale,
+        reprint: Option<u32>,
+    ) -> Result<(Sale, PrintReport), IssueError> {
+        let ctx = store.receipt_context(sale)?;
+        let receipt = sale_receipt(sale, &ctx, reprint);
+        let bytes = match compose_sale(&receipt, self.config.paper_width) {
+            Ok(b) => b,
+            Err(e) => {
+                let msg = format!("the receipt could not be composed: {e}");
+                store.mark_print_failed(sale.id, &msg)?;
+                return Err(IssueError::Compose(e.to_string()));
+            }
+        };
+        let label = match reprint {
+            Some(n) => format!("{}-REPRINT-{n}", sale.validation_number),
+            None => sale.validation_number.clone(),
+        };
+        let kick = if sale.payment.method == PaymentMethod::Cash && reprint.is_none() {
+            self.config.cash_drawer
+        } else {
+            None
+        };
+        let handle = self
+            .worker
+            .submit(PrintJob::new(label.clone(), bytes).with_drawer_kick(kick));
+        let outcome = handle.wait_timeout(ISSUE_WAIT).unwrap_or_else(|| {
+            Err(PrintFailure {
+                label,
+                error: rsu_print::PrintError::Watchdog(ISSUE_WAIT),
+                phase: rsu_print::worker::FailurePhase::Watchdog,
+                bytes_sent: 0,
+                job_bytes: 0,
+                status: None,
+            })
+        });
+        match outcome {
+            Ok(report) => {
+                if report.drawer_kicked {
+                    tracing::info!(sale = %sale.validation_number, "cash drawer opened");
+                }
+                let sale = store.mark_printed(sale.id)?;
+                Ok((sale, report))
+            }
+            Err(failure) => {
+                store.mark_print_failed(sale.id, &failure.error.to_string())?;
+                Err(IssueError::Print(failure))
+            }
+        }
+    }
+
+    /// Composes and prints a Z report (not part of issuance: a failure is only reported).
+    pub fn print_z(&self, store: &Store, z: &ShiftClosePayload) -> Result<PrintReport> {
+        let report = z_report(store, z)?;
+        let bytes = compose_z_report(&report, self.config.paper_width)?;
+        Ok(self.print_blocking(&format!("Z-{}", z.shift_id), bytes)?)
+    }
+
+    /// Prints the test page.
+    pub fn print_test_page(&self, store: &Store) -> Result<PrintReport> {
+        let page = test_page(store, &self.config)?;
+        let bytes = compose_test_page(&page, self.config.paper_width)?;
+        Ok(self.print_blocking("test-page", bytes)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn venue_time_converts_utc_and_fixed_offsets_and_falls_back_to_utc() {
+        let t = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
+        assert_eq!(venue_time(t, "UTC").1, "UTC");
+        let (local, label) = venue_time(t, "-04:00");
+        assert_eq!(local.format("%H:%M").to_string(), "08:00");
+        assert_eq!(label, "UTC-04:00");
+        let (local, _) = venue_time(t, "UTC+05:30");
+        assert_eq!(local.format("%H:%M").to_string(), "17:30");
+        let (local, label) = venue_time(t, "America/Toronto");
+        assert_eq!(
+            (local.format("%H:%M").to_string(), label.as_str()),
+            ("12:00".into(), "UTC")
+        );
+    }
+
+    #[test]
+    fn printer_settings_round_trip_through_the_file_next_to_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("rsu.sqlite3");
+        assert!(load_settings(&db).unwrap().is_none());
+        let cfg = simulated(dir.path().join("r"), PaperWidth::Mm58);
+        save_settings(&db, &cfg).unwrap();
+        assert_eq!(load_settings(&db).unwrap(), Some(cfg));
+        assert!(clear_settings(&db).unwrap());
+        assert!(load_settings(&db).unwrap().is_none());
+    }
+}

@@ -1,0 +1,165 @@
+//! The headless CLI as a user runs it: real processes, a real database file.
+
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rsu-app");
+
+fn run(db: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn demo_init_then_sell_prints_a_complete_receipt_and_status_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rsu.sqlite3");
+    assert!(run(&db, &["demo-init"]).status.success());
+    let o = run(&db, &["sell", "--package", "5 tickets", "--pin", "1111"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for field in [
+        "Riverside Community Foundation",
+        "LIC-2026-0042",
+        "Summer Festival Raffle",
+        "RAFFLE-2026-001",
+        "Draw numbers: 1001\u{2013}1005",
+        "Validation: RSU001-",
+        "Ticket holders need not be present to win.",
+        "Sam Seller",
+        "Claim within",
+        "Play responsibly",
+        "https://example.org/raffle-rules",
+        "$20.00",
+    ] {
+        assert!(out.contains(field), "receipt lacks {field:?}:\n{out}");
+    }
+    let o = run(&db, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sales"], 1);
+    assert_eq!(v["numbersLeft"], 195);
+    assert_eq!(v["sync"]["unsyncedTickets"], 5);
+    assert!(v["unresolvedPrint"].is_null());
+    let o = run(&db, &["verify"]);
+    assert!(o.status.success());
+    assert!(text(&o).0.contains("sold twice: 0"));
+}
+
+#[test]
+fn errors_are_one_clear_line_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rsu.sqlite3");
+    // No database yet.
+    let o = run(&db, &["status"]);
+    assert!(!o.status.success());
+    let (_, err) = text(&o);
+    assert!(err.contains("demo-init"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!db.exists(), "status must not create a database");
+
+    run(&db, &["demo-init"]);
+    let o = run(&db, &["sell", "--package", "5 tickets"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        err.trim(),
+        "error: No operator is logged in. Log in with your PIN to sell."
+    );
+
+    let o = run(&db, &["sell", "--package", "7 tickets", "--pin", "1111"]);
+    assert!(
+        text(&o)
+            .1
+            .contains("choose one of 1 ticket, 5 tickets, 25 tickets"),
+        "{}",
+        text(&o).1
+    );
+
+    let o = run(&db, &["logout"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).1.contains("export"),
+        "logout with pending entries offers export"
+    );
+
+    // Not a database: refused, untouched.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"this is not sqlite at all, just text padding it out........................................").unwrap();
+    let before = std::fs::read(&junk).unwrap();
+    let o = run(&junk, &["status"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).1.contains("not a device database"),
+        "{}",
+        text(&o).1
+    );
+    assert_eq!(std::fs::read(&junk).unwrap(), before);
+}
+
+#[test]
+fn help_explains_every_command_and_exits_zero() {
+    let o = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    for cmd in [
+        "demo-init",
+        "sell",
+        "void",
+        "reprint",
+        "shift",
+        "status",
+        "verify",
+        "export",
+    ] {
+        assert!(out.contains(cmd), "--help lacks {cmd}");
+    }
+    assert!(!out.contains("sell-loop"), "test helpers stay hidden");
+}
+
+#[test]
+fn void_reprint_and_shift_close_work_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rsu.sqlite3");
+    run(&db, &["demo-init"]);
+    run(&db, &["login", "--pin", "1111", "--float", "5000"]);
+    let o = run(&db, &["sell", "--package", "1", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let vn = v["validationNumber"].as_str().unwrap().to_string();
+    let o = run(&db, &["reprint", &vn]);
+    assert!(
+        !o.status.success(),
+        "a printed receipt needs a supervisor to reprint"
+    );
+    let o = run(&db, &["reprint", &vn, "--supervisor-pin", "9999"]);
+    assert!(text(&o).0.contains("REPRINT 1"), "{}", text(&o).0);
+    let o = run(
+        &db,
+        &[
+            "void",
+            &vn.to_lowercase(),
+            "--supervisor-pin",
+            "9999",
+            "--reason",
+            "wrong package",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+    let o = run(
+        &db,
+        &["shift", "close", "--supervisor-pin", "9999", "--json"],
+    );
+    let z: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(z["salesCount"], 1);
+    assert_eq!(z["voidsCount"], 1);
+    assert_eq!(z["cashExpected"], 5000);
+}
