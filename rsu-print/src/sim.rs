@@ -263,6 +263,7 @@ pub struct PtySimPrinter {
     path: String,
     control: SimControl,
     thread: Option<JoinHandle<()>>,
+    _slave: serialport::TTYPort,
 }
 
 impl PtySimPrinter {
@@ -271,9 +272,9 @@ impl PtySimPrinter {
         let path = slave
             .name()
             .ok_or_else(|| std::io::Error::other("the pty slave has no path"))?;
-        // The slave is reopened by the code under test; close this handle so the pty behaves
-        // like a device that only the printing code holds open.
-        drop(slave);
+        // Keep this slave handle (unused) for the simulator's lifetime: it keeps the pty number
+        // allocated after a simulated disconnect closes the master, so a parallel test cannot be
+        // handed the same /dev/pts/N while this one still refers to it.
         let io = FdIo::new(owned_fd_from_port(master))?;
         let control = SimControl::default();
         control.lock().connections = 1;
@@ -300,6 +301,7 @@ impl PtySimPrinter {
             path,
             control,
             thread: Some(thread),
+            _slave: slave,
         })
     }
 

@@ -190,6 +190,7 @@ pub struct WorkerOptions {
     /// Extra time the watchdog allows beyond all the above before abandoning the I/O thread.
     pub watchdog_grace: Duration,
     /// Bytes per second on the wire for a serial line (baud / 10), to budget slow links.
+    /// Must match the transport's own [`Transport::wire_time`], or the watchdog may fire first.
     pub wire_bytes_per_sec: Option<u64>,
 }
 
@@ -233,9 +234,9 @@ impl WorkerOptions {
     pub fn budget(&self, job_bytes: usize) -> Duration {
         let wire = self.wire_time(job_bytes + RESET_NULS + 16);
         self.connect_timeout
-            + self.write_timeout * 2 // reset and job
+            + self.write_timeout * 3 // reset, job, and the job draining before the status after
             + self.status_timeout * 7 // up to three queries before, three after, plus drain
-            + wire * 2
+            + wire * 3
             + self.watchdog_grace
     }
 }
@@ -489,8 +490,10 @@ fn run_job(
     }
 
     let status_after = if two_way {
-        // The answer comes after the printer has received the job: allow for the wire.
-        let extra = t.wire_time(job.bytes.len());
+        // The printer answers once it has *received* the job, which may still sit in OS or
+        // network buffers, or wait for room in a slow printer's buffer: allow for the wire and
+        // for the same time the job was given to go out.
+        let extra = t.wire_time(job.bytes.len()) + options.write_timeout;
         let s = query_status(t, options.status_timeout, extra)
             .map_err(|e| fail(e, FailurePhase::StatusAfter, sent, status_before))?;
         let after = s

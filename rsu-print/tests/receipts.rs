@@ -3,6 +3,8 @@
 //! Regenerate the golden files (and the PNGs under docs/receipts/) with
 //! `UPDATE_GOLDEN=1 cargo test -p rsu-print --test receipts`, then review the diff.
 
+#![allow(clippy::unwrap_used)] // Tests may unwrap: a panic is a failed test.
+
 mod common;
 
 use common::*;
@@ -32,7 +34,10 @@ fn golden(path: PathBuf, actual: &[u8]) {
         return;
     }
     let expected = std::fs::read(&path).unwrap_or_else(|_| {
-        panic!("{} is missing: run UPDATE_GOLDEN=1 cargo test -p rsu-print --test receipts", path.display())
+        panic!(
+            "{} is missing: run UPDATE_GOLDEN=1 cargo test -p rsu-print --test receipts",
+            path.display()
+        )
     });
     if expected != actual {
         let shown = String::from_utf8_lossy(actual);
@@ -45,14 +50,24 @@ fn golden(path: PathBuf, actual: &[u8]) {
 
 fn golden_transcript(name: &str, bytes: &[u8]) {
     let d = decode(bytes);
-    assert!(d.unknown.is_empty(), "{name}: unknown commands {:?}", d.unknown);
-    golden(crate_dir().join("tests/golden").join(format!("{name}.txt")), d.transcript.as_bytes());
+    assert!(
+        d.unknown.is_empty(),
+        "{name}: unknown commands {:?}",
+        d.unknown
+    );
+    golden(
+        crate_dir().join("tests/golden").join(format!("{name}.txt")),
+        d.transcript.as_bytes(),
+    );
 }
 
 #[test]
 fn sale_receipt_matches_its_golden_transcript_at_both_widths() {
     for w in WIDTHS {
-        golden_transcript(&format!("sale-{}", w.label()), &compose_sale(&sale(), w).unwrap());
+        golden_transcript(
+            &format!("sale-{}", w.label()),
+            &compose_sale(&sale(), w).unwrap(),
+        );
     }
 }
 
@@ -61,21 +76,30 @@ fn reprint_matches_its_golden_transcript_at_both_widths() {
     let mut r = sale();
     r.reprint = Some(2);
     for w in WIDTHS {
-        golden_transcript(&format!("reprint-{}", w.label()), &compose_sale(&r, w).unwrap());
+        golden_transcript(
+            &format!("reprint-{}", w.label()),
+            &compose_sale(&r, w).unwrap(),
+        );
     }
 }
 
 #[test]
 fn z_report_matches_its_golden_transcript_at_both_widths() {
     for w in WIDTHS {
-        golden_transcript(&format!("z-report-{}", w.label()), &compose_z_report(&z_report(), w).unwrap());
+        golden_transcript(
+            &format!("z-report-{}", w.label()),
+            &compose_z_report(&z_report(), w).unwrap(),
+        );
     }
 }
 
 #[test]
 fn test_page_matches_its_golden_transcript_at_both_widths() {
     for w in WIDTHS {
-        golden_transcript(&format!("test-page-{}", w.label()), &compose_test_page(&test_page(), w).unwrap());
+        golden_transcript(
+            &format!("test-page-{}", w.label()),
+            &compose_test_page(&test_page(), w).unwrap(),
+        );
     }
 }
 
@@ -83,7 +107,12 @@ fn test_page_matches_its_golden_transcript_at_both_widths() {
 fn the_docs_pngs_are_the_current_rendering_of_the_sale_receipt() {
     for w in WIDTHS {
         let png = render_png(&compose_sale(&sale(), w).unwrap(), w).unwrap();
-        golden(crate_dir().join("../docs/receipts").join(format!("sale-{}.png", w.label())), &png);
+        golden(
+            crate_dir()
+                .join("../docs/receipts")
+                .join(format!("sale-{}.png", w.label())),
+            &png,
+        );
     }
 }
 
@@ -94,7 +123,12 @@ fn every_required_field_is_on_the_sale_receipt() {
         let d = decode(&compose_sale(&r, w).unwrap());
         let text = d.lines.join("\n");
         // Joined without line breaks too, for values the layout wraps.
-        let flat: String = d.lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+        let flat: String = d
+            .lines
+            .iter()
+            .map(|l| l.trim())
+            .collect::<Vec<_>>()
+            .join(" ");
         // And with nothing between lines, for identifiers broken at the line width.
         let joined: String = d.lines.concat();
         for needle in [
@@ -127,7 +161,11 @@ fn every_required_field_is_on_the_sale_receipt() {
         assert_eq!(d.cuts, 1);
         assert!(!text.contains("REPRINT"));
         for line in &d.lines {
-            assert!(line.chars().count() <= w.columns(), "{}: line too long: {line:?}", w.label());
+            assert!(
+                line.chars().count() <= w.columns(),
+                "{}: line too long: {line:?}",
+                w.label()
+            );
         }
     }
 }
@@ -144,13 +182,19 @@ fn a_reprint_says_reprint_n_at_the_top_and_the_bottom() {
     let original = decode(&compose_sale(&sale(), PaperWidth::Mm58).unwrap());
     let mut it = d.lines.iter();
     for line in &original.lines {
-        assert!(it.any(|l| l == line), "line {line:?} missing or out of order in the reprint");
+        assert!(
+            it.any(|l| l == line),
+            "line {line:?} missing or out of order in the reprint"
+        );
     }
 }
 
 #[test]
 fn composing_is_deterministic() {
-    assert_eq!(compose_sale(&sale(), PaperWidth::Mm80), compose_sale(&sale(), PaperWidth::Mm80));
+    assert_eq!(
+        compose_sale(&sale(), PaperWidth::Mm80),
+        compose_sale(&sale(), PaperWidth::Mm80)
+    );
 }
 
 #[test]
@@ -163,7 +207,10 @@ fn a_hyphen_is_sent_as_0x2d_and_never_as_a_soft_hyphen() {
     let needle = b"L-2026-0042";
     assert!(bytes.windows(needle.len()).any(|w| w == needle));
     let d = decode(&bytes);
-    assert!(d.lines.iter().any(|l| l.contains("RSU001-2026-000123-K7QF")));
+    assert!(d
+        .lines
+        .iter()
+        .any(|l| l.contains("RSU001-2026-000123-K7QF")));
     assert!(d.lines.iter().any(|l| l.contains("1-800-522-4700")));
 }
 
@@ -173,11 +220,16 @@ fn accented_names_print_as_their_cp1252_letters() {
     r.operator_name = "José Müller".into();
     r.organization_name = "Fondation Hélène Gagné-Côté".into();
     let bytes = compose_sale(&r, PaperWidth::Mm58).unwrap();
-    let jose = [b'J', b'o', b's', 0xE9, b' ', b'M', 0xFC, b'l', b'l', b'e', b'r'];
+    let jose = [
+        b'J', b'o', b's', 0xE9, b' ', b'M', 0xFC, b'l', b'l', b'e', b'r',
+    ];
     assert!(bytes.windows(jose.len()).any(|w| w == jose));
     let d = decode(&bytes);
     assert!(d.lines.iter().any(|l| l.contains("José Müller")));
-    assert!(d.lines.iter().any(|l| l.contains("Fondation Hélène Gagné-Côté")));
+    assert!(d
+        .lines
+        .iter()
+        .any(|l| l.contains("Fondation Hélène Gagné-Côté")));
     // The en dash of the compressed range is 0x96 in Windows-1252.
     let range = b"1001\x961005";
     assert!(bytes.windows(range.len()).any(|w| w == range));
@@ -191,7 +243,12 @@ fn the_qr_code_in_the_png_decodes_to_the_validation_number_at_both_widths() {
         assert_eq!(width, w.dots() as usize);
         let codes = qr_codes_in_png(&png);
         assert_eq!(codes.len(), 1, "{}: found {codes:?}", w.label());
-        assert!(codes[0].starts_with(VALIDATION), "{}: {}", w.label(), codes[0]);
+        assert!(
+            codes[0].starts_with(VALIDATION),
+            "{}: {}",
+            w.label(),
+            codes[0]
+        );
         assert_eq!(codes[0], sale().qr_payload);
     }
 }
@@ -206,7 +263,13 @@ fn a_receipt_missing_required_fields_is_refused_before_the_sale() {
     r.draw_numbers.clear();
     assert_eq!(
         required_fields_missing(&r),
-        vec!["licenceNumber", "rulesUrl", "claimDeadline", "responsibleGamingText", "drawNumbers"]
+        vec![
+            "licenceNumber",
+            "rulesUrl",
+            "claimDeadline",
+            "responsibleGamingText",
+            "drawNumbers"
+        ]
     );
     assert!(matches!(
         check_complete(&r, PaperWidth::Mm58),
@@ -232,13 +295,18 @@ fn each_required_text_field_on_its_own_is_checked() {
         ("qrPayload", |r| r.qr_payload.clear()),
         ("rulesUrl", |r| r.rules_url.clear()),
         ("claimDeadline", |r| r.claim_deadline.clear()),
-        ("responsibleGamingText", |r| r.responsible_gaming_text.clear()),
+        ("responsibleGamingText", |r| {
+            r.responsible_gaming_text.clear()
+        }),
     ];
     for (name, clear) in cases {
         let mut r = sale();
         clear(&mut r);
         assert_eq!(required_fields_missing(&r), vec![name]);
-        assert!(compose_sale(&r, PaperWidth::Mm80).is_err(), "{name} blank but composed");
+        assert!(
+            compose_sale(&r, PaperWidth::Mm80).is_err(),
+            "{name} blank but composed"
+        );
     }
 }
 
@@ -246,52 +314,94 @@ fn each_required_text_field_on_its_own_is_checked() {
 fn inconsistent_or_unprintable_sales_are_refused() {
     let mut r = sale();
     r.total = usd(2500);
-    assert!(matches!(check_complete(&r, PaperWidth::Mm80), Err(ReceiptError::Inconsistent { field: "total", .. })));
+    assert!(matches!(
+        check_complete(&r, PaperWidth::Mm80),
+        Err(ReceiptError::Inconsistent { field: "total", .. })
+    ));
 
     let mut r = sale();
     r.qr_payload = "something-else".into();
-    assert_eq!(check_complete(&r, PaperWidth::Mm80), Err(ReceiptError::QrWithoutValidationNumber));
+    assert_eq!(
+        check_complete(&r, PaperWidth::Mm80),
+        Err(ReceiptError::QrWithoutValidationNumber)
+    );
 
     let mut r = sale();
     r.operator_name = "Bob \u{1b}@".into();
     assert!(matches!(
         check_complete(&r, PaperWidth::Mm80),
-        Err(ReceiptError::ControlCharacter { field: "operatorName", .. })
+        Err(ReceiptError::ControlCharacter {
+            field: "operatorName",
+            ..
+        })
     ));
 
     let mut r = sale();
     r.event_name = "Raffle \u{1F39F}".into();
     assert!(matches!(
         check_complete(&r, PaperWidth::Mm80),
-        Err(ReceiptError::Unprintable { field: "eventName", .. })
+        Err(ReceiptError::Unprintable {
+            field: "eventName",
+            ..
+        })
     ));
 
     let mut r = sale();
     r.draw_numbers.push(rsu_core::draw::DrawNumber(1003));
     assert!(matches!(
         check_complete(&r, PaperWidth::Mm80),
-        Err(ReceiptError::Inconsistent { field: "drawNumbers", .. })
+        Err(ReceiptError::Inconsistent {
+            field: "drawNumbers",
+            ..
+        })
     ));
 
     let mut r = sale();
     r.qr_payload = format!("{VALIDATION}.{}", "A".repeat(400));
-    assert!(matches!(check_complete(&r, PaperWidth::Mm58), Err(ReceiptError::QrTooLong { .. })));
+    assert!(matches!(
+        check_complete(&r, PaperWidth::Mm58),
+        Err(ReceiptError::QrTooLong { .. })
+    ));
 }
 
 #[test]
 fn a_sale_spanning_two_allocations_prints_both_ranges() {
     let mut r = sale();
-    r.draw_numbers = [1099, 1100, 1201, 1202, 1203].into_iter().map(rsu_core::draw::DrawNumber).collect();
+    r.draw_numbers = [1099, 1100, 1201, 1202, 1203]
+        .into_iter()
+        .map(rsu_core::draw::DrawNumber)
+        .collect();
     let d = decode(&compose_sale(&r, PaperWidth::Mm58).unwrap());
-    assert!(d.lines.iter().any(|l| l == "1099\u{2013}1100, 1201\u{2013}1203"), "{:?}", d.lines);
+    assert!(
+        d.lines
+            .iter()
+            .any(|l| l == "1099\u{2013}1100, 1201\u{2013}1203"),
+        "{:?}",
+        d.lines
+    );
 }
 
 #[test]
 fn the_z_report_adds_up_and_shows_the_chain() {
     let d = decode(&compose_z_report(&z_report(), PaperWidth::Mm80).unwrap());
     let text = d.lines.join("\n");
-    for needle in ["Z REPORT", "SH-0017", "19 / $200.00", "1 / $5.00", "$195.00", "$255.00", "101", "121", "1001\u{2013}1047", "47 used", "Ana Gonçalves"] {
+    for needle in [
+        "Z REPORT",
+        "SH-0017",
+        "19 / $200.00",
+        "1 / $5.00",
+        "$195.00",
+        "$255.00",
+        "101",
+        "121",
+        "1001\u{2013}1047",
+        "47 used",
+        "Ana Gonçalves",
+    ] {
         assert!(text.contains(needle), "{needle:?} missing from\n{text}");
     }
-    assert!(d.lines.iter().any(|l| l.contains("9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c")));
+    assert!(d
+        .lines
+        .iter()
+        .any(|l| l.contains("9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c")));
 }

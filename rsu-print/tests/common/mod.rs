@@ -1,4 +1,5 @@
 //! Fixtures shared by the integration tests.
+#![allow(clippy::unwrap_used)] // Tests may unwrap: a panic is a failed test.
 #![allow(dead_code)]
 
 use chrono::NaiveDate;
@@ -11,7 +12,10 @@ pub fn usd(minor: i64) -> Money {
 }
 
 pub fn at(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> chrono::NaiveDateTime {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, min, s).unwrap()
+    NaiveDate::from_ymd_opt(y, m, d)
+        .unwrap()
+        .and_hms_opt(h, min, s)
+        .unwrap()
 }
 
 pub const VALIDATION: &str = "RSU001-2026-000123-K7QF";
@@ -82,12 +86,10 @@ pub fn z_report() -> ZReport {
         first_seq: Some(101),
         last_seq: Some(121),
         chain_head: "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c1b3d5f7e9a1c3b5d7f9e1a3c5b7d9f1e".into(),
-        ranges: vec![
-            ZRangeUse {
-                allocation: DrawRange::new(1001, 1100).unwrap(),
-                used: (1001..=1047).map(DrawNumber).collect(),
-            },
-        ],
+        ranges: vec![ZRangeUse {
+            allocation: DrawRange::new(1001, 1100).unwrap(),
+            used: (1001..=1047).map(DrawNumber).collect(),
+        }],
         reprint: None,
     }
 }
