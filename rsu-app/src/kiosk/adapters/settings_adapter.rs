@@ -59,8 +59,14 @@ pub fn apply(window: &MainWindow, ev: &UiEvent) {
             s.set_baud(v.baud.clone().into());
             s.set_paper_width(v.paper_width.clone().into());
             s.set_version(v.version.clone().into());
-            s.set_app_hash(v.app_hash.clone().into());
-            s.set_device_id(format!("{} · {}", v.device_name, v.device_id).into());
+            // Two lines of 32 hex digits: a SHA-256 fits the About card at arm's length.
+            let hash = if v.app_hash.len() == 64 && v.app_hash.is_ascii() {
+                format!("{}\n{}", &v.app_hash[..32], &v.app_hash[32..])
+            } else {
+                v.app_hash.clone()
+            };
+            s.set_app_hash(hash.into());
+            s.set_device_id(format!("{}\n{}", v.device_name, v.device_id).into());
             s.set_epoch(v.epoch.clone().into());
             s.set_database(v.database.clone().into());
         }
