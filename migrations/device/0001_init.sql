@@ -184,6 +184,7 @@ CREATE TABLE sales (
     FOREIGN KEY (epoch, seq) REFERENCES journal(epoch, seq)
 );
 CREATE INDEX sales_print_state ON sales(print_state);
+CREATE INDEX sales_journal ON sales(epoch, seq);
 
 -- Every draw number sold, one row each. The primary key makes selling a number twice impossible.
 CREATE TABLE sale_numbers (

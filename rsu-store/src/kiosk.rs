@@ -42,10 +42,30 @@ impl Store {
             "SELECT id, name, ticket_count, price_minor, currency, display_order, is_active, active_from, active_to
              FROM packages WHERE event_id = ?1 AND is_active = 1 ORDER BY display_order, ticket_count",
         )?;
-        type Row = (String, String, u32, i64, String, i32, bool, Option<String>, Option<String>);
+        type Row = (
+            String,
+            String,
+            u32,
+            i64,
+            String,
+            i32,
+            bool,
+            Option<String>,
+            Option<String>,
+        );
         let rows: Vec<Row> = stmt
             .query_map([event.id.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
             })?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::new();
@@ -77,7 +97,16 @@ impl Store {
                 "SELECT id, name, identifier, state, currency, timezone FROM events
                  ORDER BY (state = 'active') DESC, sales_start DESC LIMIT 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()?;
         row.map(|(id, name, identifier, state, currency, timezone)| {
