@@ -16,7 +16,7 @@ use chrono::NaiveDateTime;
 use escpos::driver::Driver;
 use escpos::printer::Printer;
 use escpos::utils::{JustifyMode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption};
-use qrcode::{EcLevel, QrCode};
+use qrcode::EcLevel;
 use rsu_core::draw::{compress, DrawNumber, DrawRange};
 use rsu_core::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
@@ -562,14 +562,15 @@ pub fn qr_geometry(payload: &str, width: PaperWidth) -> Result<(u8, usize), Rece
             max: MAX_QR_PAYLOAD,
         });
     }
-    let code =
-        QrCode::with_error_correction_level(payload.as_bytes(), EcLevel::M).map_err(|_| {
-            ReceiptError::QrTooLong {
-                len: payload.len(),
-                max: MAX_QR_PAYLOAD,
-            }
-        })?;
-    let modules = code.width();
+    // Only the symbol version (hence the width) is needed: encoding the data gives it without
+    // the costly masking step of building the whole symbol.
+    let bits = qrcode::bits::encode_auto(payload.as_bytes(), EcLevel::M).map_err(|_| {
+        ReceiptError::QrTooLong {
+            len: payload.len(),
+            max: MAX_QR_PAYLOAD,
+        }
+    })?;
+    let modules = usize::try_from(bits.version().width()).unwrap_or(usize::MAX);
     // Aim at no more than 60 % of the paper, with a module of 3 to 8 dots.
     let budget = width.dots() as usize * 6 / 10;
     let size = (budget / modules).min(8);
