@@ -255,6 +255,7 @@ struct IoThread {
 /// The print worker. Cheap to hold; dropping it lets the threads finish the queue and exit.
 pub struct PrintWorker {
     tx: Sender<(PrintJob, Sender<PrintOutcome>)>,
+    options: WorkerOptions,
 }
 
 impl std::fmt::Debug for PrintWorker {
@@ -281,7 +282,19 @@ impl PrintWorker {
             // Without a thread the receiver is dropped and every handle reports WorkerGone.
             tracing::error!(error = %e, "cannot start the print worker thread");
         }
-        PrintWorker { tx }
+        PrintWorker { tx, options }
+    }
+
+    /// The longest a job of `job_bytes` can take before its outcome arrives (the watchdog's
+    /// budget plus a margin). A caller that waits with a timeout should wait at least this
+    /// long; waiting less may report a failure for a job that then prints.
+    pub fn max_wait(&self, job_bytes: usize) -> Duration {
+        self.options.budget(job_bytes) + Duration::from_secs(1)
+    }
+
+    /// The timing this worker runs with.
+    pub fn options(&self) -> WorkerOptions {
+        self.options
     }
 
     /// Queues `job` and returns at once. Jobs run one at a time, in order, each exactly once.

@@ -479,6 +479,7 @@ fn the_watchdog_abandons_a_hung_job_and_the_next_job_resets_the_printer() {
         wire_bytes_per_sec: None,
     };
     let worker = PrintWorker::with_opener(opener, opts);
+    assert!(worker.max_wait(100) > opts.budget(100));
     let started = Instant::now();
     let failure = worker
         .submit(PrintJob::new("hung", vec![b'a'; 100]))
