@@ -71,3 +71,50 @@ impl PrintError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    const W: Duration = Duration::from_millis(5);
+
+    #[test]
+    fn enospc_from_a_usb_printer_with_lpabort_is_paper_out() {
+        assert_eq!(
+            PrintError::from_io(&Error::from_raw_os_error(28), W),
+            PrintError::PaperOut
+        );
+    }
+
+    #[test]
+    fn a_vanished_device_or_peer_is_a_disconnect() {
+        for err in [
+            Error::from_raw_os_error(5),  // EIO: the pty master closed
+            Error::from_raw_os_error(19), // ENODEV: USB unplugged
+            Error::from(ErrorKind::BrokenPipe),
+            Error::from(ErrorKind::ConnectionReset),
+        ] {
+            assert!(
+                matches!(PrintError::from_io(&err, W), PrintError::Disconnected(_)),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_timed_out_or_would_block_write_is_a_timeout() {
+        assert_eq!(
+            PrintError::from_io(&Error::from(ErrorKind::TimedOut), W),
+            PrintError::Timeout(W)
+        );
+        assert_eq!(
+            PrintError::from_io(&Error::from(ErrorKind::WouldBlock), W),
+            PrintError::Timeout(W)
+        );
+        assert!(matches!(
+            PrintError::from_io(&Error::from(ErrorKind::PermissionDenied), W),
+            PrintError::Io(_)
+        ));
+    }
+}

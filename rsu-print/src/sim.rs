@@ -11,6 +11,8 @@
 
 use crate::error::PrintError;
 use crate::fdio::{owned_fd_from_port, FdIo};
+/// The kiosk demo's file-writing printer, re-exported here with the other simulators.
+pub use crate::transport::DirectoryPrinter;
 use serialport::SerialPort as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -661,3 +661,28 @@ fn an_unreachable_printer_fails_to_open_with_a_typed_error() {
         failure.error
     );
 }
+
+#[test]
+fn the_serial_transport_prints_with_each_flow_control_setting() {
+    for flow in [FlowControl::None, FlowControl::XonXoff, FlowControl::RtsCts] {
+        let sim = PtySimPrinter::start().unwrap();
+        let path = sim.path().to_string();
+        let opener: Opener = Arc::new(move || {
+            let t = SerialTransport::open(&path, 38_400, flow, true, Duration::from_secs(1))?;
+            Ok(Box::new(t) as Box<dyn Transport>)
+        });
+        let mut opts = options();
+        opts.wire_bytes_per_sec = Some(3840);
+        let worker = PrintWorker::with_opener(opener, opts);
+        let job = receipt();
+        let report = print(&worker, job.clone()).unwrap_or_else(|f| panic!("{flow:?}: {f}"));
+        assert!(report.confirmed, "{flow:?}");
+        assert!(
+            report.transport.contains(flow.label()),
+            "{}",
+            report.transport
+        );
+        sim.wait_printed(job.len(), Duration::from_secs(2));
+        assert_eq!(sim.printed(), job, "{flow:?}");
+    }
+}
