@@ -13,6 +13,7 @@ pub mod kiosk;
 mod people;
 mod sale;
 mod status;
+mod sync_state;
 
 pub use config::{demo_config, DeviceIdentity, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN};
 pub use error::{LoginError, StoreError};
@@ -22,6 +23,7 @@ pub use sale::{PrintState, ReceiptContext, Sale, SaleRequest};
 pub use status::{
     reset_database, AllocationStatus, StartupReport, Status, SyncCounts, VerifyReport,
 };
+pub use sync_state::{SyncIdentity, SyncState, TopUpCandidate};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};

@@ -354,6 +354,19 @@ impl Store {
     /// the next draw numbers, the next seq and sale sequence, makes the validation number and
     /// writes the sale with its journal entry. Nothing is written if anything fails.
     pub fn sell(&mut self, req: &SaleRequest) -> Result<Sale, StoreError> {
+        self.sell_checked(req, |_, _| Ok(()))
+    }
+
+    /// Like [`Store::sell`], but calls `receipt_check` with the sale and its receipt context
+    /// inside the transaction, before the commit. If it returns an error (for example the receipt
+    /// would miss a required field, or a name cannot be printed), the sale is rolled back and
+    /// refused with `receipt_incomplete`: a receipt that would be incomplete is refused before
+    /// the sale, not printed incomplete (DESIGN §5).
+    pub fn sell_checked(
+        &mut self,
+        req: &SaleRequest,
+        receipt_check: impl FnOnce(&Sale, &ReceiptContext) -> Result<(), String>,
+    ) -> Result<Sale, StoreError> {
         if req.payment.method == PaymentMethod::Card
             && req
                 .payment
@@ -502,19 +515,15 @@ impl Store {
             "UPDATE session SET last_activity_at = ?1 WHERE id = 1",
             [ts(&now)],
         )?;
+        let sale = load_sale(&tx, id)?;
+        let ctx = receipt_context_of(&tx, &sale)?;
+        receipt_check(&sale, &ctx).map_err(SaleRefusal::ReceiptIncomplete)?;
         tx.commit()?;
-        self.sale(id)
+        Ok(sale)
     }
 
     pub fn sale(&self, id: Uuid) -> Result<Sale, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("SELECT {SALE_COLUMNS} FROM sales WHERE id = ?1"))?;
-        let mut rows = stmt.query([id.to_string()])?;
-        match rows.next()? {
-            Some(r) => sale_from_row(&self.conn, r),
-            None => Err(StoreError::NotFound(format!("no sale {id}"))),
-        }
+        load_sale(&self.conn, id)
     }
 
     /// Finds a sale by validation number (forgiving of case and surrounding spaces).
@@ -762,42 +771,57 @@ impl Store {
 
     /// Everything a receipt needs besides the sale itself.
     pub fn receipt_context(&self, sale: &Sale) -> Result<ReceiptContext, StoreError> {
-        let (org, licence): (String, String) = self.conn.query_row(
-            "SELECT name, license_number FROM organization WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let (name, ident, draw, tz, jur): (String, String, String, String, String) = self.conn.query_row(
-            "SELECT name, identifier, draw_time, timezone, jurisdiction_json FROM events WHERE id = ?1",
-            [sale.event_id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )?;
-        let (rsu_name, rsu_no): (String, u32) =
-            self.conn
-                .query_row("SELECT name, rsu_no FROM device WHERE id = 1", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
-        let operator_name: String = self
-            .conn
-            .query_row(
-                "SELECT name FROM operators WHERE id = ?1",
-                [sale.operator_id.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or_else(|| sale.operator_id.to_string());
-        Ok(ReceiptContext {
-            organization_name: org,
-            license_number: licence,
-            event_name: name,
-            event_identifier: ident,
-            draw_time: parse_ts(&draw)?,
-            timezone: tz,
-            rsu_name,
-            rsu_no,
-            operator_name,
-            jurisdiction: serde_json::from_str(&jur)
-                .map_err(|e| StoreError::Invalid(format!("jurisdiction profile: {e}")))?,
-        })
+        receipt_context_of(&self.conn, sale)
     }
+}
+
+fn load_sale(conn: &rusqlite::Connection, id: Uuid) -> Result<Sale, StoreError> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {SALE_COLUMNS} FROM sales WHERE id = ?1"))?;
+    let mut rows = stmt.query([id.to_string()])?;
+    match rows.next()? {
+        Some(r) => sale_from_row(conn, r),
+        None => Err(StoreError::NotFound(format!("no sale {id}"))),
+    }
+}
+
+fn receipt_context_of(
+    conn: &rusqlite::Connection,
+    sale: &Sale,
+) -> Result<ReceiptContext, StoreError> {
+    let (org, licence): (String, String) = conn.query_row(
+        "SELECT name, license_number FROM organization WHERE id = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (name, ident, draw, tz, jur): (String, String, String, String, String) = conn.query_row(
+        "SELECT name, identifier, draw_time, timezone, jurisdiction_json FROM events WHERE id = ?1",
+        [sale.event_id.to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
+    let (rsu_name, rsu_no): (String, u32) =
+        conn.query_row("SELECT name, rsu_no FROM device WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let operator_name: String = conn
+        .query_row(
+            "SELECT name FROM operators WHERE id = ?1",
+            [sale.operator_id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or_else(|| sale.operator_id.to_string());
+    Ok(ReceiptContext {
+        organization_name: org,
+        license_number: licence,
+        event_name: name,
+        event_identifier: ident,
+        draw_time: parse_ts(&draw)?,
+        timezone: tz,
+        rsu_name,
+        rsu_no,
+        operator_name,
+        jurisdiction: serde_json::from_str(&jur)
+            .map_err(|e| StoreError::Invalid(format!("jurisdiction profile: {e}")))?,
+    })
 }

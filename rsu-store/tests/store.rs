@@ -929,3 +929,44 @@ fn validation_numbers_verify_with_the_device_key_and_are_unique() {
         assert!(seen.insert(s.validation_number));
     }
 }
+
+#[test]
+fn a_receipt_check_that_fails_before_commit_refuses_the_sale_and_writes_nothing() {
+    let mut d = demo();
+    d.store.login(SELLER, None).unwrap();
+    let count = |s: &Store, sql: &str| {
+        s.connection()
+            .query_row(sql, [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let before = (
+        count(&d.store, "SELECT count(*) FROM sales"),
+        count(&d.store, "SELECT count(*) FROM journal"),
+    );
+    let mut seen = None;
+    let err = d
+        .store
+        .sell_checked(&cash(package(&d, 5)), |sale, ctx| {
+            seen = Some((
+                sale.validation_number.clone(),
+                ctx.organization_name.clone(),
+            ));
+            Err("the operator name cannot be printed".into())
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "receipt_incomplete");
+    assert!(err.to_string().contains("operator name"), "{err}");
+    let (vn, org) = seen.expect("the check sees the sale before commit");
+    assert!(vn.starts_with("RSU001-"));
+    assert_eq!(org, "Riverside Community Foundation");
+    assert_eq!(
+        (
+            count(&d.store, "SELECT count(*) FROM sales"),
+            count(&d.store, "SELECT count(*) FROM journal")
+        ),
+        before
+    );
+    // The numbers it would have used are still the next ones.
+    let s = sell_ok(&mut d, 5);
+    assert_eq!(s.draw_numbers[0].0, 1001);
+}

@@ -1,0 +1,290 @@
+//! The sync daemon's bookkeeping (`rsu-syncd`): who to talk to, how the last rounds went, what the
+//! server last said. Per-entry sync status stays beside each journal entry; this is about the
+//! device as a whole. The table is created by [`Store::ensure_sync_state`] (see
+//! `migrations/device/0002_sync.sql` for why it is not a versioned migration).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{parse_ts, parse_uuid, ts, Store, StoreError};
+
+const SYNC_STATE_SQL: &str = include_str!("../../migrations/device/0002_sync.sql");
+
+/// What the daemon needs to sign requests and to know where it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncIdentity {
+    pub rsu_id: Uuid,
+    pub rsu_no: u32,
+    pub epoch: i64,
+    pub server_url: Option<String>,
+    pub key_id: Option<Uuid>,
+    pub config_version: i64,
+    pub clock_offset_ms: i64,
+}
+
+/// The row of `sync_state`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncState {
+    pub key_path: Option<String>,
+    pub last_round_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error_code: Option<String>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub server_acked_through_seq: Option<u64>,
+    pub server_chain_head: Option<String>,
+    pub server_chain_verified: Option<bool>,
+    pub server_config_version: Option<i64>,
+    pub last_pull_at: Option<DateTime<Utc>>,
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    pub unacked_commands: Vec<Uuid>,
+}
+
+/// An event the device holds numbers for (or sells in), with how many numbers are left.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopUpCandidate {
+    pub event_id: Uuid,
+    pub state: String,
+    pub suspended: bool,
+    pub numbers_left: i64,
+}
+
+fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    s.map(|s| parse_ts(&s)).transpose()
+}
+
+impl Store {
+    /// Creates the `sync_state` table if it is missing. Idempotent; the daemon calls it at start.
+    pub fn ensure_sync_state(&mut self) -> Result<(), StoreError> {
+        let tx = self.begin()?;
+        tx.execute_batch(SYNC_STATE_SQL)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The identity the daemon signs with, or [`StoreError::NotEnrolled`].
+    pub fn sync_identity(&self) -> Result<SyncIdentity, StoreError> {
+        type Row = (String, u32, i64, Option<String>, Option<String>, i64, i64);
+        let row: Option<Row> = self
+            .conn
+            .query_row(
+                "SELECT rsu_id, rsu_no, epoch, server_url, key_id, config_version, clock_offset_ms FROM device WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            )
+            .optional()?;
+        let (rsu_id, rsu_no, epoch, server_url, key_id, config_version, clock_offset_ms) =
+            row.ok_or(StoreError::NotEnrolled)?;
+        Ok(SyncIdentity {
+            rsu_id: parse_uuid(&rsu_id)?,
+            rsu_no,
+            epoch,
+            server_url,
+            key_id: key_id.map(|k| parse_uuid(&k)).transpose()?,
+            config_version,
+            clock_offset_ms,
+        })
+    }
+
+    /// The daemon's bookkeeping (all empty before the first round).
+    pub fn sync_state(&self) -> Result<SyncState, StoreError> {
+        let exists: i64 = self.conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sync_state'",
+            [],
+            |r| r.get(0),
+        )?;
+        if exists == 0 {
+            return Ok(SyncState::default());
+        }
+        type Row = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            u32,
+            Option<i64>,
+            Option<String>,
+            Option<bool>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let row: Option<Row> = self
+            .conn
+            .query_row(
+                "SELECT key_path, last_round_at, last_success_at, last_error_at, last_error_code, last_error,
+                        consecutive_failures, server_acked_through_seq, server_chain_head, server_chain_verified,
+                        server_config_version, last_pull_at, last_heartbeat_at, unacked_commands_json
+                   FROM sync_state WHERE id = 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?,
+                        r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some(r) = row else {
+            return Ok(SyncState::default());
+        };
+        let unacked: Vec<Uuid> = serde_json::from_str(&r.13)
+            .map_err(|e| StoreError::Invalid(format!("sync_state.unacked_commands_json: {e}")))?;
+        Ok(SyncState {
+            key_path: r.0,
+            last_round_at: opt_ts(r.1)?,
+            last_success_at: opt_ts(r.2)?,
+            last_error_at: opt_ts(r.3)?,
+            last_error_code: r.4,
+            last_error: r.5,
+            consecutive_failures: r.6,
+            server_acked_through_seq: r.7.map(|v| v.max(0) as u64),
+            server_chain_head: r.8,
+            server_chain_verified: r.9,
+            server_config_version: r.10,
+            last_pull_at: opt_ts(r.11)?,
+            last_heartbeat_at: opt_ts(r.12)?,
+            unacked_commands: unacked,
+        })
+    }
+
+    /// Remembers where the private key was written at enrollment.
+    pub fn set_key_path(&mut self, key_path: &str) -> Result<(), StoreError> {
+        self.ensure_sync_state()?;
+        let tx = self.begin()?;
+        tx.execute(
+            "UPDATE sync_state SET key_path = ?1 WHERE id = 1",
+            [key_path],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A round in which every step succeeded: resets the failure count.
+    pub fn record_sync_success(&mut self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let tx = self.begin()?;
+        tx.execute(
+            "UPDATE sync_state SET last_round_at = ?1, last_success_at = ?1, consecutive_failures = 0 WHERE id = 1",
+            [ts(&at)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A failed round; returns the number of failed rounds in a row.
+    pub fn record_sync_failure(
+        &mut self,
+        at: DateTime<Utc>,
+        code: &str,
+        message: &str,
+    ) -> Result<u32, StoreError> {
+        let tx = self.begin()?;
+        tx.execute(
+            "UPDATE sync_state SET last_round_at = ?1, last_error_at = ?1, last_error_code = ?2, last_error = ?3,
+                    consecutive_failures = consecutive_failures + 1 WHERE id = 1",
+            params![ts(&at), code, message],
+        )?;
+        let n: u32 = tx.query_row(
+            "SELECT consecutive_failures FROM sync_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// The server's view after a push answer.
+    pub fn record_push_ack(
+        &mut self,
+        acked_through_seq: u64,
+        chain_head_hex: &str,
+        chain_verified: bool,
+    ) -> Result<(), StoreError> {
+        let tx = self.begin()?;
+        tx.execute(
+            "UPDATE sync_state SET server_acked_through_seq = ?1, server_chain_head = ?2, server_chain_verified = ?3 WHERE id = 1",
+            params![acked_through_seq as i64, chain_head_hex, chain_verified],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A configuration was pulled (and applied); `commands` are its command ids, to be
+    /// acknowledged by the next heartbeat.
+    pub fn record_pull(&mut self, at: DateTime<Utc>, commands: &[Uuid]) -> Result<(), StoreError> {
+        let mut state = self.sync_state()?;
+        for c in commands {
+            if !state.unacked_commands.contains(c) {
+                state.unacked_commands.push(*c);
+            }
+        }
+        let json = serde_json::to_string(&state.unacked_commands)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let tx = self.begin()?;
+        tx.execute(
+            "UPDATE sync_state SET last_pull_at = ?1, unacked_commands_json = ?2 WHERE id = 1",
+            params![ts(&at), json],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A heartbeat was answered: the server's config version, and the commands it now knows
+    /// were carried out.
+    pub fn record_heartbeat(
+        &mut self,
+        at: DateTime<Utc>,
+        server_config_version: i64,
+        acknowledged: &[Uuid],
+    ) -> Result<(), StoreError> {
+        let mut state = self.sync_state()?;
+        state.unacked_commands.retain(|c| !acknowledged.contains(c));
+        let json = serde_json::to_string(&state.unacked_commands)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let tx = self.begin()?;
+        tx.execute(
+            "UPDATE sync_state SET last_heartbeat_at = ?1, server_config_version = ?2, unacked_commands_json = ?3 WHERE id = 1",
+            params![ts(&at), server_config_version, json],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Events with their state and the numbers left in their active allocations (0 when none
+    /// is active), for the top-up decision.
+    pub fn top_up_candidates(&self) -> Result<Vec<TopUpCandidate>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT e.id, e.state, e.suspended,
+                    coalesce((SELECT sum(a.end_number - a.next_number + 1) FROM allocations a
+                               WHERE a.event_id = e.id AND a.state = 'active'), 0)
+               FROM events e ORDER BY e.sales_start, e.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, state, suspended, left) = row?;
+            out.push(TopUpCandidate {
+                event_id: parse_uuid(&id)?,
+                state,
+                suspended,
+                numbers_left: left,
+            });
+        }
+        Ok(out)
+    }
+}
