@@ -26,11 +26,11 @@ pub struct Cli {
 
     /// Run the kiosk on a demo database (created if absent) with the simulated printer, which
     /// writes each receipt as .txt and .png next to the database.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub demo: bool,
 
     /// Run the kiosk full screen (the default on the linuxkms backend).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub fullscreen: bool,
 
     /// Without a subcommand, rsu-app runs the kiosk touchscreen UI.

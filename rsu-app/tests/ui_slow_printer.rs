@@ -45,9 +45,9 @@ fn tap(window: &MainWindow, label: &str) {
 }
 
 fn value(window: &MainWindow, label: &str) -> String {
+    // A caption's own text carries the same label; the value is on the element that has one.
     ElementHandle::find_by_accessible_label(window, label)
-        .next()
-        .and_then(|e| e.accessible_value())
+        .find_map(|e| e.accessible_value().filter(|v| !v.is_empty()))
         .map(|v| v.to_string())
         .unwrap_or_default()
 }
