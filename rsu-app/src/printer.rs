@@ -269,6 +269,18 @@ impl From<StoreError> for IssueError {
 /// Longest the issuing thread waits for the print worker; the worker's own watchdog fires first.
 const ISSUE_WAIT: Duration = Duration::from_secs(120);
 
+/// The failure reported when the worker did not answer in time (its own watchdog fires first).
+fn overrun(label: &str) -> PrintFailure {
+    PrintFailure {
+        label: label.to_string(),
+        error: rsu_print::PrintError::Watchdog(ISSUE_WAIT),
+        phase: rsu_print::worker::FailurePhase::Watchdog,
+        bytes_sent: 0,
+        job_bytes: 0,
+        status: None,
+    }
+}
+
 /// A printer the kiosk or the CLI prints through: the worker plus its settings.
 pub struct Printer {
     pub config: PrinterConfig,
@@ -301,17 +313,9 @@ impl Printer {
     /// Sends bytes and waits for the outcome. Call from a worker thread, never the UI thread.
     pub fn print_blocking(&self, label: &str, bytes: Vec<u8>) -> Result<PrintReport, PrintFailure> {
         let handle = self.worker.submit(PrintJob::new(label, bytes));
-        match handle.wait_timeout(ISSUE_WAIT) {
-            Some(outcome) => outcome,
-            None => Err(PrintFailure {
-                label: label.to_string(),
-                error: rsu_print::PrintError::Watchdog(ISSUE_WAIT),
-                phase: rsu_print::worker::FailurePhase::Watchdog,
-                bytes_sent: 0,
-                job_bytes: 0,
-                status: None,
-            }),
-        }
+        handle
+            .wait_timeout(ISSUE_WAIT)
+            .unwrap_or_else(|| Err(overrun(label)))
     }
 
     /// Print-confirmed issuance of a committed sale (or its reprint): compose, print, check the
@@ -344,16 +348,10 @@ impl Printer {
         let handle = self
             .worker
             .submit(PrintJob::new(label.clone(), bytes).with_drawer_kick(kick));
-        let outcome = handle.wait_timeout(ISSUE_WAIT).unwrap_or_else(|| {
-            Err(PrintFailure {
-                label,
-                error: rsu_print::PrintError::Watchdog(ISSUE_WAIT),
-                phase: rsu_print::worker::FailurePhase::Watchdog,
-                bytes_sent: 0,
-                job_bytes: 0,
-                status: None,
-            })
-        });
+        let outcome = match handle.wait_timeout(ISSUE_WAIT) {
+            Some(outcome) => outcome,
+            None => Err(overrun(&label)),
+        };
         match outcome {
             Ok(report) => {
                 if report.drawer_kicked {

@@ -1,5 +1,6 @@
 //! The kiosk controller without a window: commands in, events out, against a real demo store
 //! and the simulated printer.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The kiosk's wiring, end to end, on Slint's testing backend: elements are found by their
 //! accessible labels and tapped through their default actions, as a screen reader would.
 //! One test per binary: the testing backend's event loop can be set up once per process.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The UI thread never waits on the printer (DESIGN §3.9): with a printer that takes two
 //! seconds per job, the event loop keeps turning and the "printing…" state shows meanwhile.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -30,7 +30,8 @@ use std::time::Duration;
 
 use crate::printer::{self, Printer};
 
-/// The Rust side of the `.slint` files under `ui/`.
+/// The Rust side of the `.slint` files under `ui/` (generated code, not held to our lints).
+#[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, missing_docs)]
 pub mod ui {
     slint::include_modules!();
 }

@@ -1,6 +1,6 @@
 //! Helpers for the kiosk's UI tests: a demo device in a temporary directory and async waits on
 //! Slint's event loop.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use rsu_app::kiosk::{self, KioskService};
 use rsu_app::printer::{self, Printer};
@@ -37,9 +37,11 @@ impl Demo {
     }
 }
 
+type SleepState = (Rc<Cell<bool>>, Rc<RefCell<Option<Waker>>>);
+
 struct Sleep {
     duration: Duration,
-    state: Option<(Rc<Cell<bool>>, Rc<RefCell<Option<Waker>>>)>,
+    state: Option<SleepState>,
 }
 
 impl Future for Sleep {

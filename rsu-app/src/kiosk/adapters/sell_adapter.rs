@@ -96,10 +96,8 @@ pub fn apply(window: &MainWindow, ev: &UiEvent) {
             s.set_print_state("printed".into());
             show_sale(&s, v);
         }
-        UiEvent::PrintFailed(_) => {
-            if s.get_print_state() == "printing" {
-                s.set_print_state("failed".into());
-            }
+        UiEvent::PrintFailed(_) if s.get_print_state() == "printing" => {
+            s.set_print_state("failed".into());
         }
         UiEvent::PrintResolved(m) => {
             s.set_stage("choose".into());
