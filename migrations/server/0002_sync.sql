@@ -112,7 +112,8 @@ CREATE INDEX idx_request_nonces_seen ON request_nonces(seen_at);
 -- Prices a package had and from when: the price in force at a sale's time.
 CREATE TABLE package_price_history (
     package_id       UUID NOT NULL REFERENCES ticket_packages(id) ON DELETE CASCADE,
-    effective_from   TIMESTAMPTZ NOT NULL,
+    -- Finite: the first price of a package starts at 1970-01-01.
+    effective_from   TIMESTAMPTZ NOT NULL CHECK (isfinite(effective_from)),
     price            BIGINT NOT NULL CHECK (price >= 0),
     PRIMARY KEY (package_id, effective_from)
 );

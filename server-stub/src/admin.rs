@@ -437,7 +437,7 @@ pub async fn create_package(pool: &PgPool, a: &NewPackage) -> AppResult<Value> {
     .bind(a.active_to)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO package_price_history (package_id, effective_from, price) VALUES ($1, '-infinity', $2)")
+    sqlx::query("INSERT INTO package_price_history (package_id, effective_from, price) VALUES ($1, '1970-01-01T00:00:00Z', $2)")
         .bind(id)
         .bind(a.price)
         .execute(&mut *tx)

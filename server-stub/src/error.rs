@@ -135,6 +135,13 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> AppResult<T> 
             "the request body is empty: send a JSON object",
         ));
     }
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b == b'[' || b.is_ascii_digit() || *b == b'"' || *b == b'-') {
+        return Err(AppError::bad_request(
+            "invalid_field",
+            "the request body has the wrong shape: it must be a JSON object",
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
