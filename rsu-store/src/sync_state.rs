@@ -288,3 +288,60 @@ impl Store {
         Ok(out)
     }
 }
+
+impl Store {
+    /// Sets the identity from an enrollment answer, taking the epoch the *server* assigned
+    /// (the server counts enrollments of this RSU across devices, so a fresh database may start
+    /// at epoch 3). Same rules as [`Store::set_identity`]: refused while entries are pending, and
+    /// an epoch that does not move forward is refused, so seqs of two epochs never mix.
+    pub fn adopt_identity(
+        &mut self,
+        id: &crate::DeviceIdentity,
+        server_epoch: i64,
+    ) -> Result<i64, StoreError> {
+        let pending = self.sync_counts()?.pending_entries;
+        if pending > 0 {
+            return Err(StoreError::PendingEntries {
+                count: pending,
+                action: "re-enrollment",
+            });
+        }
+        let now = self.now()?;
+        let tx = self.begin()?;
+        let max_epoch: Option<i64> = tx.query_row(
+            "SELECT max(e) FROM (SELECT max(epoch) AS e FROM journal UNION ALL SELECT epoch FROM device WHERE id = 1)",
+            [],
+            |r| r.get(0),
+        )?;
+        if server_epoch < 1 || max_epoch.is_some_and(|m| server_epoch <= m) {
+            return Err(StoreError::Invalid(format!(
+                "the server started epoch {server_epoch} but this database already holds epoch {}: \
+                 it may be a copy of another device's database; contact support",
+                max_epoch.unwrap_or(0)
+            )));
+        }
+        tx.execute(
+            "INSERT INTO device (id, rsu_id, rsu_no, name, epoch, server_url, key_id, validation_key_hex, enrolled_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET rsu_id = excluded.rsu_id, rsu_no = excluded.rsu_no, name = excluded.name,
+                 epoch = excluded.epoch, server_url = excluded.server_url, key_id = excluded.key_id,
+                 validation_key_hex = excluded.validation_key_hex, enrolled_at = excluded.enrolled_at,
+                 config_version = 0",
+            params![id.rsu_id.to_string(), id.rsu_no, id.name, server_epoch, id.server_url, id.key_id, id.validation_key_hex, ts(&now)],
+        )?;
+        crate::journal::critical(
+            &tx,
+            now,
+            "ENROLLED",
+            "INFO",
+            format!(
+                "device {} enrolled as RSU {} (epoch {server_epoch})",
+                id.name, id.rsu_no
+            ),
+            None,
+            serde_json::json!({"rsuId": id.rsu_id, "epoch": server_epoch}),
+        )?;
+        tx.commit()?;
+        Ok(server_epoch)
+    }
+}
