@@ -79,6 +79,30 @@ pub async fn system_rsu_settings(pool: &PgPool) -> Result<SystemRsuSettings, sql
     })
 }
 
+/// Row shapes of a few queries (tuples, to keep the SQL next to its use).
+type TokenRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
+type EnrollRsuRow = (
+    i32,
+    i32,
+    Option<Vec<u8>>,
+    Uuid,
+    String,
+    Option<String>,
+    String,
+    bool,
+);
+type PackageDbRow = (
+    Uuid,
+    String,
+    i32,
+    i64,
+    i32,
+    bool,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+type PrizeDbRow = (Uuid, String, String, Option<i64>, Option<i32>, i16, i16);
+
 pub fn sha256(b: &[u8]) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, b)
         .as_ref()
@@ -121,7 +145,7 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
     }
     let sys = system_rsu_settings(pool).await?;
     let mut tx = pool.begin().await?;
-    let token: Option<(Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    let token: Option<TokenRow> = sqlx::query_as(
         "SELECT id, rsu_id, expires_at, used_at FROM enrollment_tokens WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(sha256(req.token.trim().as_bytes()))
@@ -146,16 +170,7 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
             format!("field token expired at {expires_at}: ask for a new one"),
         ));
     }
-    let rsu: (
-        i32,
-        i32,
-        Option<Vec<u8>>,
-        Uuid,
-        String,
-        Option<String>,
-        String,
-        bool,
-    ) = sqlx::query_as(
+    let rsu: EnrollRsuRow = sqlx::query_as(
         "SELECT r.rsu_no, r.current_epoch, r.validation_key, o.id, o.name, o.license_number,
                     COALESCE(o.settings->'rsuSettings'->>'validationNumberPrefix', 'RSU'),
                     r.is_active AND r.state NOT IN ('lost', 'decommissioned')
@@ -453,16 +468,7 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
             }),
             None => None,
         };
-        let packages: Vec<(
-            Uuid,
-            String,
-            i32,
-            i64,
-            i32,
-            bool,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-        )> = sqlx::query_as(
+        let packages: Vec<PackageDbRow> = sqlx::query_as(
             "SELECT id, name, ticket_count, price, display_order, is_active, active_from, active_to
                    FROM ticket_packages WHERE event_id = $1 ORDER BY display_order, ticket_count",
         )
@@ -482,14 +488,13 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
                 active_to: to,
             })
             .collect();
-        let prizes: Vec<(Uuid, String, String, Option<i64>, Option<i32>, i16, i16)> =
-            sqlx::query_as(
-                "SELECT id, name, type, value, percentage_bp, position, winner_count
+        let prizes: Vec<PrizeDbRow> = sqlx::query_as(
+            "SELECT id, name, type, value, percentage_bp, position, winner_count
                FROM prizes WHERE event_id = $1 ORDER BY position",
-            )
-            .bind(r.id)
-            .fetch_all(pool)
-            .await?;
+        )
+        .bind(r.id)
+        .fetch_all(pool)
+        .await?;
         let prizes = prizes
             .into_iter()
             .map(|(id, name, kind, value, bp, pos, wc)| Prize {

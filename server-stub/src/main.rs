@@ -30,7 +30,7 @@ enum Cmd {
     DemoSeed,
     /// Admin operations (each prints its result as JSON).
     #[command(subcommand)]
-    Admin(AdminCmd),
+    Admin(Box<AdminCmd>),
 }
 
 #[derive(Subcommand)]
@@ -113,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Cmd::DemoSeed => admin::demo_seed(&pool).await,
-        Cmd::Admin(a) => match a {
+        Cmd::Admin(a) => match *a {
             AdminCmd::CreateOrganization(x) => admin::create_organization(&pool, &x).await,
             AdminCmd::CreateVenue(x) => admin::create_venue(&pool, &x).await,
             AdminCmd::CreateEvent(x) => admin::create_event(&pool, &x).await,

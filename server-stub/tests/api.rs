@@ -470,7 +470,7 @@ async fn every_rejection_code_is_answered_stored_with_its_payload_and_never_bloc
     let base = f.sale(1);
     let base_sale: rsu_core::payload::SalePayload =
         serde_json::from_value(base.body.payload.clone())?;
-    let (st, v) = f.push(&[base.clone()]).await?;
+    let (st, v) = f.push(std::slice::from_ref(&base)).await?;
     assert_eq!(st, StatusCode::OK, "{v}");
 
     let mut cases: Vec<(EntryCode, EntryKind, Value)> = vec![];
