@@ -67,7 +67,6 @@ pub struct Engine {
     poll_interval: Duration,
     batch_size: usize,
     last: LastAnswer,
-    app_hash: String,
     contacted: bool,
 }
 
@@ -80,12 +79,17 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// SHA-256 of the running binary, hex (sent at enrollment and in heartbeats).
+/// SHA-256 of the running binary, hex (sent at enrollment and in heartbeats). Computed once,
+/// on first use, so a daemon start does not wait for hashing its own binary.
 pub fn app_hash() -> String {
-    std::env::current_exe()
-        .and_then(std::fs::read)
-        .map(|b| wire::body_sha256_hex(&b))
-        .unwrap_or_else(|_| "0".repeat(64))
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        std::env::current_exe()
+            .and_then(std::fs::read)
+            .map(|b| wire::body_sha256_hex(&b))
+            .unwrap_or_else(|_| "0".repeat(64))
+    })
+    .clone()
 }
 
 fn outcome(r: &EntryResult) -> EntryOutcome {
@@ -170,7 +174,6 @@ impl Engine {
             poll_interval: settings.poll_interval(),
             batch_size: settings.batch_size,
             last: LastAnswer::default(),
-            app_hash: app_hash(),
             contacted: false,
         })
     }
@@ -456,7 +459,7 @@ impl Engine {
                 .map(|t| (now - t).num_seconds().max(0) as u64),
             printer_status: "unknown".into(),
             app_version: crate::APP_VERSION.into(),
-            app_hash: self.app_hash.clone(),
+            app_hash: app_hash(),
             acknowledged_commands: state.unacked_commands.clone(),
         };
         let body = serde_json::to_vec(&req).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
