@@ -482,6 +482,9 @@ impl Engine {
     async fn push_all(&mut self, report: &mut RoundReport) -> Result<(), SyncError> {
         let mut resend_from: Option<(i64, u64)> = None;
         let mut gaps = 0u32;
+        // A round pushes what existed when it started, so it ends even while the kiosk sells
+        // faster than one batch per round trip; the daemon starts the next round at once.
+        let through = (self.ident.epoch, self.store.sync_counts()?.last_seq);
         loop {
             let mut entries = match resend_from.take() {
                 Some((epoch, seq)) => {
@@ -491,6 +494,7 @@ impl Engine {
                 }
                 None => self.store.pending_entries(self.batch_size)?,
             };
+            entries.retain(|e| (e.body.epoch, e.body.seq) <= through);
             let Some(first) = entries.first() else {
                 return Ok(());
             };
