@@ -29,6 +29,9 @@ pub struct Device {
     pub key_expires_at: DateTime<Utc>,
     /// The key has expired: only journal entries created before `key_expires_at` may be applied.
     pub key_expired: bool,
+    /// The request's nonce. For a journal push it is recorded inside the batch's transaction
+    /// (one commit per push); for every other request before `authenticate` returns.
+    pub nonce: String,
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &'static str) -> AppResult<&'a str> {
@@ -165,24 +168,8 @@ pub async fn authenticate(
     }
 
     // The nonce is recorded only after the signature checked out, so nobody can burn nonces.
-    let fresh = sqlx::query(
-        "INSERT INTO request_nonces (key_id, nonce) VALUES ($1, $2)
-         ON CONFLICT (key_id, nonce) DO NOTHING",
-    )
-    .bind(key_id)
-    .bind(nonce)
-    .execute(pool)
-    .await?
-    .rows_affected()
-        == 1;
-    if !fresh {
-        return Err(AppError::unauthorized(
-            "nonce_reused",
-            format!(
-                "header {} was already used: every request, retries included, needs a fresh nonce",
-                wire::HEADER_NONCE
-            ),
-        ));
+    if purpose != Purpose::Journal {
+        record_nonce(pool, key_id, nonce).await?;
     }
 
     let validation_key = row.validation_key.as_deref().map(ValidationKey::new);
@@ -196,7 +183,37 @@ pub async fn authenticate(
         validation_key,
         key_expires_at: row.expires_at,
         key_expired,
+        nonce: nonce.to_string(),
     })
+}
+
+/// Records a nonce; a nonce already seen for this key is refused (401 `nonce_reused`).
+pub async fn record_nonce<'e, E: sqlx::PgExecutor<'e>>(
+    executor: E,
+    key_id: Uuid,
+    nonce: &str,
+) -> AppResult<()> {
+    let fresh = sqlx::query(
+        "INSERT INTO request_nonces (key_id, nonce) VALUES ($1, $2)
+         ON CONFLICT (key_id, nonce) DO NOTHING",
+    )
+    .bind(key_id)
+    .bind(nonce)
+    .execute(executor)
+    .await?
+    .rows_affected()
+        == 1;
+    if fresh {
+        Ok(())
+    } else {
+        Err(AppError::unauthorized(
+            "nonce_reused",
+            format!(
+                "header {} was already used: every request, retries included, needs a fresh nonce",
+                wire::HEADER_NONCE
+            ),
+        ))
+    }
 }
 
 #[derive(sqlx::FromRow)]

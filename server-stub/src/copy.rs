@@ -47,6 +47,8 @@ impl CopyBuf {
                 b'\n' => self.bytes.extend_from_slice(b"\\n"),
                 b'\r' => self.bytes.extend_from_slice(b"\\r"),
                 b'\t' => self.bytes.extend_from_slice(b"\\t"),
+                // PostgreSQL text cannot hold NUL: store U+FFFD instead.
+                0 => self.bytes.extend_from_slice("\u{FFFD}".as_bytes()),
                 _ => self.bytes.push(b),
             }
         }

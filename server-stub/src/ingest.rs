@@ -31,6 +31,32 @@ use crate::auth::Device;
 use crate::copy::CopyBuf;
 use crate::error::{AppError, AppResult};
 
+/// A copy of `v` with every NUL character replaced by U+FFFD, when it has any: PostgreSQL's
+/// `jsonb` and `text` cannot store NUL, and a stored entry must never make the batch fail.
+pub fn without_nul(v: &Value) -> Option<Value> {
+    fn has(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(a) => a.iter().any(has),
+            Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has(v)),
+            _ => false,
+        }
+    }
+    fn clean(v: &Value) -> Value {
+        match v {
+            Value::String(s) => Value::String(s.replace('\0', "\u{FFFD}")),
+            Value::Array(a) => Value::Array(a.iter().map(clean).collect()),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.replace('\0', "\u{FFFD}"), clean(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    has(v).then(|| clean(v))
+}
+
 /// Named crash points for the kill tests (`SERVER_STUB_CRASH_POINT`): the process aborts there,
 /// as a power cut or `kill -9` would, before the batch commits.
 fn crash_point(name: &str) {
@@ -374,6 +400,14 @@ fn check_new(
         return Err(reject(
             EntryCode::BrokenChain,
             format!("hash of seq {seq} is not SHA-256(prevHash ‖ canonical bytes): the entry was altered"),
+        ));
+    }
+    if without_nul(&e.body.payload).is_some() {
+        return Err(reject(
+            EntryCode::BadPayload,
+            format!(
+                "seq {seq}: the payload contains a NUL character (\\u0000), which cannot be stored"
+            ),
         ));
     }
     // 2. The entry id is new.
@@ -901,6 +935,8 @@ pub async fn push(pool: &PgPool, device: &Device, req: &PushRequest) -> AppResul
     let epoch = i32::try_from(req.epoch)
         .map_err(|_| AppError::bad_request("invalid_field", "field epoch is out of range"))?;
     let mut tx = pool.begin().await?;
+    // The nonce commits with the batch: one commit per push.
+    crate::auth::record_nonce(&mut *tx, device.key_id, &device.nonce).await?;
     let er: Option<EpochRow> = sqlx::query_as(
         "SELECT last_seq, head_hash, chain_verified, chain_broken_at FROM rsu_epochs
           WHERE rsu_id = $1 AND epoch = $2 FOR UPDATE",
@@ -1217,9 +1253,12 @@ async fn write(
             .int(e.body.seq as i64)
             .uuid(e.body.entry_id)
             .text(e.body.kind.as_str())
-            .ts(&e.body.created_at)
-            .json(&e.body.payload)
-            .bytea(&e.prev_hash.0)
+            .ts(&e.body.created_at);
+        match without_nul(&e.body.payload) {
+            Some(clean) => j.json(&clean),
+            None => j.json(&e.body.payload),
+        };
+        j.bytea(&e.prev_hash.0)
             .bytea(&e.hash.0)
             .text(ji.status.as_str())
             .opt_text(ji.code.map(|c| c.as_str()))
@@ -1426,7 +1465,10 @@ async fn write(
         let hashes: Vec<Vec<u8>> = idx.iter().map(|i| entries[*i].hash.0.to_vec()).collect();
         let bodies: Vec<Value> = idx
             .iter()
-            .map(|i| serde_json::to_value(&entries[*i]).unwrap_or(Value::Null))
+            .map(|i| {
+                let v = serde_json::to_value(&entries[*i]).unwrap_or(Value::Null);
+                without_nul(&v).unwrap_or(v)
+            })
             .collect();
         sqlx::query(
             "INSERT INTO journal_conflicts (rsu_id, epoch, seq, hash, entry)

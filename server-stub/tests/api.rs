@@ -1231,3 +1231,35 @@ async fn wait_up(addr: std::net::SocketAddr) -> R {
     }
     anyhow::bail!("server did not come up on {addr}")
 }
+
+#[tokio::test]
+async fn a_nul_character_in_a_payload_is_a_rejection_not_a_server_error() -> R {
+    let mut f = Fixture::new().await?;
+    let pkg = f.pkg(1);
+    let nums = f.device.take_numbers(1);
+    let mut s = f.device.sale_payload(f.event_id, &pkg, nums, f.seller_id);
+    s.customer_info = Some(rsu_core::payload::CustomerInfo {
+        name: Some("Ann\u{0}".into()),
+        email: None,
+        phone: None,
+    });
+    let bad = f.device.entry(EntryKind::Sale, serde_json::to_value(&s)?);
+    let good = f.sale(1);
+    let (st, v) = f.push(&[bad, good]).await?;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        results(&v),
+        vec![
+            ("rejected".into(), Some("bad_payload".into())),
+            ("applied".into(), None)
+        ]
+    );
+    let name: Value = sqlx::query_scalar(
+        "SELECT payload->'customerInfo'->'name' FROM device_journal WHERE seq = 1",
+    )
+    .fetch_one(&f.db.pool)
+    .await?;
+    assert_eq!(name, json!("Ann\u{FFFD}"), "stored, with the NUL replaced");
+    f.drop_db().await;
+    Ok(())
+}

@@ -372,7 +372,16 @@ async fn copy_rows(
                 let now = chrono::Utc::now();
                 for s in (b * per_batch)..((b + 1) * per_batch).min(sales) {
                     let id = Uuid::now_v7();
-                    let payload = serde_json::json!({"localId": id, "eventId": event, "drawNumbers": [1, 2, 3, 4, 5], "totalAmount": 2000, "currency": "USD"});
+                    // The same shape and size as a real sale payload.
+                    let n = (s * 5 + 1) as i64;
+                    let payload = serde_json::json!({
+                        "localId": id, "eventId": event, "allocationId": id,
+                        "segments": [{"allocationId": id, "startNumber": n, "endNumber": n + 4}],
+                        "validationNumber": format!("{tag}-{s}"), "saleSeq": s, "drawNumbers": [n, n + 1, n + 2, n + 3, n + 4],
+                        "packageId": id, "packageName": "Five", "ticketCount": 5, "unitPrice": 2000, "totalAmount": 2000,
+                        "currency": "USD", "payment": {"method": "cash", "reference": null}, "operatorId": id,
+                        "shiftId": null, "soldAt": rsu_core::journal::format_time(&now),
+                    });
                     j.uuid(rsu).int(1).int(10_000_000 * i64::from(base) + s as i64 + 1).uuid(id).text("sale").ts(&now).json(&payload)
                         .bytea(&[0u8; 32]).bytea(&[1u8; 32]).text("applied").null().null().words(&[]).uuid(key).ts(&now);
                     j.end_row();
