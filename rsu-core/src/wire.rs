@@ -517,7 +517,6 @@ codes! {
 
 /// Informational marks on an applied entry.
 pub const FLAG_LATE: &str = "late";
-pub const FLAG_SOLD_WHILE_SUSPENDED: &str = "sold_while_suspended";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
