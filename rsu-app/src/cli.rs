@@ -33,6 +33,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub fullscreen: bool,
 
+    /// Lock the kiosk after this many seconds without a touch.
+    #[arg(long, global = true, default_value_t = 300, value_name = "SECONDS")]
+    pub lock_after: u64,
+
     /// Without a subcommand, rsu-app runs the kiosk touchscreen UI.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -318,6 +322,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
                 db,
                 demo: cli.demo,
                 fullscreen: cli.fullscreen,
+                inactivity_lock: std::time::Duration::from_secs(cli.lock_after.max(10)),
             })?;
             return Ok(ExitCode::SUCCESS);
         }

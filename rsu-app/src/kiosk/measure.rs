@@ -30,11 +30,17 @@ pub fn exit_after_first_frame(window: &MainWindow) {
         }
     });
     if notifier.is_err() {
-        // The renderer has no notifier: the first event-loop turn after show() follows the
-        // first frame closely enough for this measurement.
+        // Slint's software renderer has no rendering notifier. The window is drawn in the event
+        // loop's first turns: wait two turns after show() (a zero timer, then a queued event),
+        // which bounds the first frame from above within a few milliseconds.
         slint::Timer::single_shot(Duration::from_millis(0), || {
-            println!("FIRST_FRAME");
-            let _ = slint::quit_event_loop();
+            let queued = slint::invoke_from_event_loop(|| {
+                println!("FIRST_FRAME");
+                let _ = slint::quit_event_loop();
+            });
+            if queued.is_err() {
+                println!("FIRST_FRAME");
+            }
         });
     }
 }
@@ -89,7 +95,7 @@ pub fn run(sales: u32) -> Result<()> {
     let dir = tempfile::tempdir()?;
     match cold_start(dir.path())? {
         Some(d) => println!(
-            "cold start to first frame (winit, software renderer, best of 3 after the first): {} ms",
+            "cold start to first frame (new process, winit + software renderer, to the second event-loop turn after show; best of 3 after the first run): {} ms",
             d.as_millis()
         ),
         None => println!(
@@ -106,7 +112,8 @@ pub fn run(sales: u32) -> Result<()> {
     if let Some(last) = config.allocations.last_mut() {
         last.end_number = last.start_number + 1_000_000;
     }
-    config.rsu.max_offline_tickets = None;
+    config.rsu.max_offline_tickets = Some(10_000_000);
+    config.system.default_max_offline_tickets = 10_000_000;
     store.set_identity(&identity)?;
     store.apply_config(&config)?;
     let printer = Printer::start(printer::simulated(

@@ -44,6 +44,8 @@ pub struct KioskOptions {
     pub db: PathBuf,
     pub demo: bool,
     pub fullscreen: bool,
+    /// Lock after this long without a touch (default 5 minutes).
+    pub inactivity_lock: Duration,
 }
 
 /// Where the UI sends what the controller reports.
@@ -205,12 +207,7 @@ pub fn run(opts: KioskOptions) -> Result<()> {
     if opts.fullscreen {
         window.window().set_fullscreen(true);
     }
-    let (_handle, stop, _idle) = wire(
-        &window,
-        service,
-        opts.db.clone(),
-        service::DEFAULT_INACTIVITY_LOCK,
-    )?;
+    let (_handle, stop, _idle) = wire(&window, service, opts.db.clone(), opts.inactivity_lock)?;
     if std::env::var_os("RSU_EXIT_AFTER_FIRST_FRAME").is_some() {
         measure::exit_after_first_frame(&window);
     }
