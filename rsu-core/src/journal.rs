@@ -219,28 +219,36 @@ pub fn chain_hash(prev: &ChainHash, canonical: &[u8]) -> ChainHash {
 
 /// Writes JSON with object keys sorted byte-wise and no whitespace, refusing floats.
 /// Written by hand so that no serde_json feature (such as `preserve_order`) can change the bytes.
+/// `path` names `v` in the error message (`$` for the root).
 pub fn write_canonical(v: &Value, path: &str, out: &mut Vec<u8>) -> Result<(), JournalError> {
+    write_value(v, out).map_err(|mut segments| {
+        // The path is built only on failure, innermost segment first.
+        segments.reverse();
+        JournalError::FloatInPayload(format!("{path}{}", segments.concat()))
+    })
+}
+
+fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), Vec<String>> {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Number(n) => {
             if n.is_f64() {
-                return Err(JournalError::FloatInPayload(path.to_string()));
+                return Err(Vec::new());
             }
             out.extend_from_slice(n.to_string().as_bytes());
         }
-        Value::String(s) => {
-            // serde_json's string escaping is deterministic for a given string.
-            let quoted = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
-            out.extend_from_slice(quoted.as_bytes());
-        }
+        Value::String(s) => write_string(s, out),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_canonical(item, &format!("{path}[{i}]"), out)?;
+                write_value(item, out).map_err(|mut p| {
+                    p.push(format!("[{i}]"));
+                    p
+                })?;
             }
             out.push(b']');
         }
@@ -252,17 +260,25 @@ pub fn write_canonical(v: &Value, path: &str, out: &mut Vec<u8>) -> Result<(), J
                 if i > 0 {
                     out.push(b',');
                 }
-                let quoted = serde_json::to_string(k).unwrap_or_else(|_| "\"\"".into());
-                out.extend_from_slice(quoted.as_bytes());
+                write_string(k, out);
                 out.push(b':');
                 if let Some(val) = map.get(*k) {
-                    write_canonical(val, &format!("{path}.{k}"), out)?;
+                    write_value(val, out).map_err(|mut p| {
+                        p.push(format!(".{k}"));
+                        p
+                    })?;
                 }
             }
             out.push(b'}');
         }
     }
     Ok(())
+}
+
+/// serde_json's string escaping, which is deterministic for a given string.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    // Serializing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// Verifies a run of entries of one epoch: contiguous seq, each linked to the previous hash,
