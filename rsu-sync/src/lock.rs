@@ -48,9 +48,14 @@ impl DaemonLock {
         if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
             let mut pid = String::new();
             let _ = file.read_to_string(&mut pid);
+            let pid = match pid.trim() {
+                // The holder writes its pid just after locking; we may have looked in between.
+                "" => "unknown".to_string(),
+                p => p.to_string(),
+            };
             return Err(LockError::Held {
                 db: db.display().to_string(),
-                pid: pid.trim().to_string(),
+                pid,
             });
         }
         file.set_len(0).map_err(io)?;

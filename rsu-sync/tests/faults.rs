@@ -412,7 +412,14 @@ async fn a_second_daemon_started_by_mistake_exits_and_the_first_shuts_down_on_si
     };
     let first = spawn();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !rsu_sync::lock::DaemonLock::is_held(&w.device_db) {
+    let lock_file = rsu_sync::lock::lock_path(&w.device_db);
+    // Locked, and the holder has written its pid (it does so right after taking the lock).
+    while !rsu_sync::lock::DaemonLock::is_held(&w.device_db)
+        || std::fs::read_to_string(&lock_file)
+            .unwrap_or_default()
+            .trim()
+            != first.id().to_string()
+    {
         assert!(
             Instant::now() < deadline,
             "the first daemon never took the lock"

@@ -18,7 +18,7 @@ const EXIT_NOT_SYNCED: u8 = 2;
 /// device's clock offset. Sales never wait for it: they are committed locally first and stay in
 /// the journal until the server has answered each one.
 #[derive(Parser, Debug)]
-#[command(name = "rsu-syncd", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "rsu-syncd", version, after_help = AFTER_HELP)]
 struct Cli {
     /// The device database (the same file the kiosk uses).
     #[arg(long, global = true, env = "RSU_DB")]
