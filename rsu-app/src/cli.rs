@@ -46,6 +46,17 @@ pub struct Cli {
 pub enum Command {
     /// Create a demo device database: "Summer Festival Raffle", three packages, draw numbers 1001–1200, seller PIN 1111, supervisor PIN 9999.
     DemoInit,
+    /// Enroll this device with a server: makes the device key, registers it with the one-time
+    /// token from the raffle manager, and pulls the first configuration. Refused while sales are
+    /// waiting to sync (re-enrollment starts a new epoch).
+    Enroll {
+        /// The server's base URL, e.g. https://raffle.example.org
+        #[arg(long)]
+        server: String,
+        /// The one-time enrollment token printed by `server-stub admin rsu create` or `demo-seed`.
+        #[arg(long)]
+        token: String,
+    },
     /// Log an operator in with a PIN (opens their shift if none is open).
     Login {
         #[arg(long, env = "RSU_PIN")]
@@ -445,6 +456,10 @@ fn show_sale(store: &Store, sale: &Sale, reprint: Option<u32>, json: bool) -> Re
 
 fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
     match command {
+        Command::Enroll { server, token } => {
+            let report = rsu_sync::enroll::enroll(&db, &server, &token)?;
+            print!("{report}");
+        }
         Command::DemoInit => {
             let mut store = Store::open(&db)?;
             if store.is_enrolled()? {
@@ -504,7 +519,13 @@ fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
                 customer: Some(customer),
             };
             let printer = printer_for(&db, args.printer)?;
-            let sale = store.sell(&req)?;
+            // The receipt is composed inside the sale's transaction: one that could not print
+            // completely refuses the sale before it is committed.
+            let width = printer
+                .as_ref()
+                .map(|p| p.config.paper_width)
+                .unwrap_or(rsu_print::PaperWidth::Mm80);
+            let sale = store.sell_checked(&req, crate::printer::receipt_check(width))?;
             show_sale(&store, &sale, None, args.json)?;
             match &printer {
                 // Without a printer the CLI's "printer" is the terminal: shown, then confirmed.

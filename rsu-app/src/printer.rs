@@ -281,6 +281,18 @@ fn overrun(label: &str) -> PrintFailure {
     }
 }
 
+/// A check for [`Store::sell_checked`]: composes the receipt the sale would print, inside the
+/// sale's transaction, so a receipt that would miss a required field or hold an unprintable
+/// character refuses the sale before it is committed (DESIGN §5).
+pub fn receipt_check(
+    width: PaperWidth,
+) -> impl FnOnce(&Sale, &ReceiptContext) -> Result<(), String> {
+    move |sale, ctx| {
+        let receipt = sale_receipt(sale, ctx, None);
+        rsu_print::check_complete(&receipt, width).map_err(|e| e.to_string())
+    }
+}
+
 /// A printer the kiosk or the CLI prints through: the worker plus its settings.
 pub struct Printer {
     pub config: PrinterConfig,
@@ -296,6 +308,11 @@ impl std::fmt::Debug for Printer {
 }
 
 impl Printer {
+    /// The pre-commit receipt check for this printer's paper width.
+    pub fn receipt_check(&self) -> impl FnOnce(&Sale, &ReceiptContext) -> Result<(), String> {
+        receipt_check(self.config.paper_width)
+    }
+
     pub fn start(config: PrinterConfig) -> Self {
         let worker = PrintWorker::start(config.clone());
         Printer { config, worker }

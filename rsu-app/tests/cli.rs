@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The headless CLI as a user runs it: real processes, a real database file.
 
 use std::process::{Command, Output};
@@ -162,4 +163,28 @@ fn void_reprint_and_shift_close_work_from_the_command_line() {
     assert_eq!(z["salesCount"], 1);
     assert_eq!(z["voidsCount"], 1);
     assert_eq!(z["cashExpected"], 5000);
+}
+
+#[test]
+fn a_receipt_that_could_not_print_completely_refuses_the_sale_before_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rsu.sqlite3");
+    run(&db, &["demo-init"]);
+    // The raffle manager's roster gives the seller a name with a character no printer has.
+    {
+        let mut store = rsu_store::Store::open(&db).unwrap();
+        let (_, mut cfg) = rsu_store::demo_config(chrono::Utc::now()).unwrap();
+        cfg.version = 2;
+        cfg.operators[0].name = "Sam \u{1F39F} Seller".into();
+        store.apply_config(&cfg).unwrap();
+    }
+    let o = run(&db, &["sell", "--package", "5 tickets", "--pin", "1111"]);
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("The receipt would be missing"), "{err}");
+    assert!(err.contains("nothing was sold"), "{err}");
+    let o = run(&db, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sales"], 0);
+    assert_eq!(v["numbersLeft"], 200, "no draw number was used");
 }

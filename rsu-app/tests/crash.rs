@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Crash and concurrency tests across real processes on one SQLite file (DESIGN §3.1, §3.2, §3.5).
 //!
 //! A child `rsu-app sell-loop` sells 1-ticket packages and prints each validation number only

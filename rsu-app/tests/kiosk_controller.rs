@@ -303,18 +303,31 @@ fn the_status_bar_turns_amber_at_the_low_water_mark() {
 }
 
 #[test]
-fn enrollment_says_plainly_that_it_is_not_available_yet() {
+fn enrollment_that_cannot_happen_says_why_and_changes_nothing() {
     let demo = demo();
     let mut s = demo.service();
+    // Nothing listens on port 9 of the loopback, and the demo has unsynced entries anyway.
     let events = run(
         &mut s,
         Command::Enroll {
-            server_url: "https://x".into(),
-            token: "t".into(),
+            server_url: "http://127.0.0.1:9".into(),
+            token: "not-a-token".into(),
         },
     );
     assert!(
-        matches!(&events[0], UiEvent::SettingsMessage { text, error: true } if text.contains("not available"))
+        matches!(&events[0], UiEvent::SettingsMessage { text, error: true } if text.contains("nothing was changed")),
+        "{events:?}"
+    );
+    let events = run(
+        &mut s,
+        Command::Enroll {
+            server_url: " ".into(),
+            token: "".into(),
+        },
+    );
+    assert!(
+        matches!(&events[0], UiEvent::SettingsMessage { text, error: true } if text.contains("server address")),
+        "{events:?}"
     );
 }
 

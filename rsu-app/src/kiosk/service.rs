@@ -341,8 +341,36 @@ impl KioskService {
             }
             Command::SavePrinter(form) => self.save_printer(&form, emit),
             Command::TestPrint => self.test_print(emit),
-            Command::Enroll { .. } => emit(UiEvent::SettingsMessage {
-                text: "Enrollment is not available in this build yet: it comes with the sync daemon (rsu-syncd). Nothing was changed.".into(),
+            Command::Enroll { server_url, token } => self.enroll(&server_url, &token, emit),
+        }
+    }
+
+    /// Enrolls this device with a server (a network round trip on this controller thread, never
+    /// on the UI thread). Refused while sales are waiting to sync.
+    fn enroll(&mut self, server_url: &str, token: &str, emit: &mut dyn FnMut(UiEvent)) {
+        let (url, token) = (server_url.trim(), token.trim());
+        if url.is_empty() || token.is_empty() {
+            emit(UiEvent::SettingsMessage {
+                text: "Enter the server address and the enrollment token from the raffle manager."
+                    .into(),
+                error: true,
+            });
+            return;
+        }
+        match rsu_sync::enroll::enroll(&self.db, url, token) {
+            Ok(report) => {
+                emit(UiEvent::SettingsMessage {
+                    text: format!(
+                        "Enrolled as RSU {} of {} (epoch {}). {} draw numbers on hand.",
+                        report.rsu_no, report.organization_name, report.epoch, report.numbers_left
+                    ),
+                    error: false,
+                });
+                self.settings(emit);
+                self.packages(emit);
+            }
+            Err(e) => emit(UiEvent::SettingsMessage {
+                text: format!("Enrollment failed, nothing was changed: {e}"),
                 error: true,
             }),
         }
@@ -467,7 +495,7 @@ impl KioskService {
             },
             customer: has_customer.then_some(customer),
         };
-        let sale = match self.store.sell(&req) {
+        let sale = match self.store.sell_checked(&req, printer.receipt_check()) {
             Ok(s) => s,
             Err(e) => {
                 emit(UiEvent::SaleRefused(sentence(&e)));
