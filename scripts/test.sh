@@ -5,10 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-if [ -x scripts/ensure-postgres.sh ]; then
-  # Prints the DATABASE_URL the server tests use.
-  eval "$(scripts/ensure-postgres.sh | grep '^export DATABASE_URL=' || true)"
-fi
+# Installs and starts PostgreSQL when absent; sets DATABASE_URL for the server and sync tests.
+eval "$(scripts/ensure-postgres.sh --export)"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
