@@ -206,14 +206,19 @@ pub async fn record_nonce<'e, E: sqlx::PgExecutor<'e>>(
     if fresh {
         Ok(())
     } else {
-        Err(AppError::unauthorized(
-            "nonce_reused",
-            format!(
-                "header {} was already used: every request, retries included, needs a fresh nonce",
-                wire::HEADER_NONCE
-            ),
-        ))
+        Err(nonce_reused())
     }
+}
+
+/// The answer to a nonce already seen for this key (401 `nonce_reused`).
+pub fn nonce_reused() -> AppError {
+    AppError::unauthorized(
+        "nonce_reused",
+        format!(
+            "header {} was already used: every request, retries included, needs a fresh nonce",
+            wire::HEADER_NONCE
+        ),
+    )
 }
 
 #[derive(sqlx::FromRow)]

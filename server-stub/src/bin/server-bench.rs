@@ -3,10 +3,21 @@
 //! of the same rows into the same tables and with one INSERT per row.
 //!
 //! `cargo run --release -p server-stub --bin server-bench -- --devices 100`
+//!
+//! Every baseline writes the rows the push writes for the same sales: one `device_journal` row
+//! with the sale's own payload, one `orders` row with the same columns (package, allocation,
+//! operator, …, so the same foreign keys are checked) and five `tickets`, into a baseline event of
+//! the same organization (its own package and allocations, same draw numbers), for the same
+//! devices. The COPY baseline uses the push's batch size and the server's connection count, one
+//! transaction per batch. The naive baseline is what an ordinary client does: one INSERT
+//! statement per row (journal row, order, each ticket), one transaction per sale; it runs at the
+//! server's connection count (so it gets the same parallelism and group commit) and on one
+//! connection, and both are printed.
 
 use anyhow::Context;
 use clap::Parser;
 use rsu_core::journal::{EntryKind, JournalEntry};
+use rsu_core::payload::SalePayload;
 use rsu_core::wire;
 use serde_json::Value;
 use server_stub::admin;
@@ -14,6 +25,8 @@ use server_stub::copy::CopyBuf;
 use server_stub::testkit::{http_request, Pkg, TestDb, TestDevice, TestServer};
 use server_stub::AppState;
 use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use uuid::Uuid;
@@ -23,18 +36,24 @@ struct Args {
     /// Concurrent simulated devices (50–200).
     #[arg(long, default_value_t = 100)]
     devices: usize,
-    /// Sales per push (each sale is 5 tickets).
-    #[arg(long, default_value_t = 100)]
+    /// Sales per push (each sale is 5 tickets); rsu-syncd's default batch_size is 500.
+    #[arg(long, default_value_t = 500)]
     sales_per_batch: usize,
     /// Pushes per device.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 2)]
     batches: usize,
     /// Tickets loaded before measuring (realistic table sizes), via COPY.
     #[arg(long, default_value_t = 0)]
     preload_tickets: usize,
-    /// Connections of the server's pool (and of the COPY / INSERT baselines).
+    /// Connections of the server's pool (and of the COPY / concurrent naive baselines).
     #[arg(long, default_value_t = 16)]
     connections: u32,
+    /// Share of the sales the naive baseline at full concurrency writes (1 in N).
+    #[arg(long, default_value_t = 10)]
+    naive_fraction: usize,
+    /// Share of the sales the single-connection naive baseline writes (1 in N).
+    #[arg(long, default_value_t = 50)]
+    naive1_fraction: usize,
     /// Keep the database afterwards.
     #[arg(long)]
     keep: bool,
@@ -43,6 +62,21 @@ struct Args {
 struct Dev {
     device: TestDevice,
     batches: Vec<Vec<u8>>,
+    sales: Vec<Vec<SalePayload>>,
+}
+
+/// A baseline event: its id, its 5-ticket package, and each device's allocation in it.
+struct Base {
+    event: Uuid,
+    package: Uuid,
+    allocations: HashMap<Uuid, Uuid>,
+}
+
+/// Wall time and CPU seconds of one phase.
+struct Phase {
+    secs: f64,
+    pg_cpu: f64,
+    bench_cpu: f64,
 }
 
 #[tokio::main]
@@ -53,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
     let pool = db.pool.clone();
     let (org, event, pkg, seller) = setup(&pool).await?;
     let per_device = args.sales_per_batch * args.batches * 5;
+    let load_start = loadavg();
 
     eprintln!("enrolling {} devices…", args.devices);
     let mut devs = vec![];
@@ -87,82 +122,89 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         device.next_number = start;
         let mut batches = vec![];
+        let mut sales = vec![];
         for _ in 0..args.batches {
+            let mut batch_sales = vec![];
             let entries: Vec<JournalEntry> = (0..args.sales_per_batch)
                 .map(|_| {
                     let nums = device.take_numbers(5);
                     let s = device.sale_payload(event, &pkg, nums, seller);
-                    device.entry(
-                        EntryKind::Sale,
-                        serde_json::to_value(s).unwrap_or(Value::Null),
-                    )
+                    let v = serde_json::to_value(&s).unwrap_or(Value::Null);
+                    batch_sales.push(s);
+                    device.entry(EntryKind::Sale, v)
                 })
                 .collect();
             batches.push(device.push_body(&entries)?);
+            sales.push(batch_sales);
         }
-        devs.push(Dev { device, batches });
+        devs.push(Dev {
+            device,
+            batches,
+            sales,
+        });
     }
     let total_tickets = args.devices * per_device;
+    let bases = base_events(&pool, org, &devs, per_device).await?;
 
     if args.preload_tickets > 0 {
         eprintln!("preloading {} tickets…", args.preload_tickets);
         let t = Instant::now();
-        copy_rows(&pool, org, args.preload_tickets / 5, 4, "PRE", 1).await?;
+        preload(&pool, org, args.preload_tickets).await?;
         eprintln!("  preloaded in {:.1} s", t.elapsed().as_secs_f64());
     }
+    let devs = Arc::new(devs);
+    let conns = args.connections as usize;
 
-    // Baseline 1: COPY of the same rows (orders, tickets, journal) into the same tables.
-    let copy1 = copy_rows(
+    // Baseline 1: COPY of the same rows (journal, orders, tickets) into the same tables.
+    let copy1 = measure(
         &pool,
-        org,
-        total_tickets / 5,
-        args.connections as usize,
-        "C1",
-        2,
+        &db.name,
+        copy_rows(&pool, &devs, &bases[0], conns, 1),
     )
     .await?;
-    eprintln!("COPY (before)          {:>9.0} tickets/s", copy1);
+    report("COPY (before)", total_tickets, &copy1);
 
     // The server on a real socket.
     let server_pool = server_stub::db::connect(&db.url, args.connections).await?;
     let state = AppState::new(server_pool, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     let server = TestServer::spawn(state).await?;
-    let devs = Arc::new(devs);
 
-    let ours = run_pushes(&devs, server.addr, "applied").await?;
-    let ours_rate = total_tickets as f64 / ours;
-    eprintln!(
-        "server push            {:>9.0} tickets/s  ({:.2} s)",
-        ours_rate, ours
-    );
-    let retry = run_pushes(&devs, server.addr, "duplicate").await?;
-    let retry_rate = total_tickets as f64 / retry;
-    eprintln!(
-        "server push, retries   {:>9.0} tickets/s  ({:.2} s)",
-        retry_rate, retry
-    );
+    let ours = measure(&pool, &db.name, run_pushes(&devs, server.addr, "applied")).await?;
+    report("server push", total_tickets, &ours);
+    let retry = measure(&pool, &db.name, run_pushes(&devs, server.addr, "duplicate")).await?;
+    report("server push, retries", total_tickets, &retry);
+    server.stop().await;
 
-    let copy2 = copy_rows(
+    let copy2 = measure(
         &pool,
-        org,
-        total_tickets / 5,
-        args.connections as usize,
-        "C2",
-        3,
+        &db.name,
+        copy_rows(&pool, &devs, &bases[1], conns, 2),
     )
     .await?;
-    eprintln!("COPY (after)           {:>9.0} tickets/s", copy2);
-    let copy = (copy1 + copy2) / 2.0;
+    report("COPY (after)", total_tickets, &copy2);
 
-    // Baseline 2: one INSERT per row, one transaction per sale, on a fifth of the rows.
-    let naive = naive_inserts(
+    // Baseline 2: one INSERT per row, one transaction per sale, on a share of the sales.
+    let naive_sales = (total_tickets / 5 / args.naive_fraction.max(1)).max(100);
+    let naive = measure(
         &pool,
-        org,
-        (total_tickets / 5 / 5).max(100),
-        args.connections as usize,
+        &db.name,
+        naive_inserts(&pool, &devs, &bases[2], naive_sales, conns, 3),
     )
     .await?;
-    eprintln!("naive INSERT per row   {:>9.0} tickets/s", naive);
+    report(
+        &format!("naive, {conns} connections"),
+        naive_sales * 5,
+        &naive,
+    );
+    let naive1_sales = (total_tickets / 5 / args.naive1_fraction.max(1)).max(50);
+    let naive1 = measure(
+        &pool,
+        &db.name,
+        naive_inserts(&pool, &devs, &bases[3], naive1_sales, 1, 4),
+    )
+    .await?;
+    report("naive, 1 connection", naive1_sales * 5, &naive1);
+    let load_end = loadavg();
 
     let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE event_id = $1")
         .bind(event)
@@ -174,31 +216,132 @@ async fn main() -> anyhow::Result<()> {
         total_tickets / 5
     );
 
+    let rate = |n: usize, p: &Phase| n as f64 / p.secs;
+    let ours_rate = rate(total_tickets, &ours);
+    let retry_rate = rate(total_tickets, &retry);
+    let copy1_rate = rate(total_tickets, &copy1);
+    let copy2_rate = rate(total_tickets, &copy2);
+    let copy = (copy1_rate + copy2_rate) / 2.0;
+    let naive_rate = rate(naive_sales * 5, &naive);
+    let naive1_rate = rate(naive1_sales * 5, &naive1);
     println!(
-        "devices={} batch={} sales ({} tickets) pushes/device={} tickets={} preload={}",
+        "devices={} batch={} sales ({} tickets) pushes/device={} tickets={} preload={} connections={} load average {} -> {}",
         args.devices,
         args.sales_per_batch,
         args.sales_per_batch * 5,
         args.batches,
         total_tickets,
-        args.preload_tickets
+        args.preload_tickets,
+        args.connections,
+        load_start,
+        load_end,
     );
-    println!("server push:      {:>9.0} tickets/s", ours_rate);
     println!(
-        "COPY baseline:    {:>9.0} tickets/s (mean of before {:.0} and after {:.0})",
-        copy, copy1, copy2
+        "server push:      {:>9.0} tickets/s   PostgreSQL CPU {:>5.1} ms, bench process CPU {:>5.1} ms per 1000 tickets",
+        ours_rate,
+        1e6 * ours.pg_cpu / total_tickets as f64,
+        1e6 * ours.bench_cpu / total_tickets as f64
     );
-    println!("naive INSERT:     {:>9.0} tickets/s", naive);
+    println!(
+        "COPY baseline:    {:>9.0} tickets/s   (mean of before {:.0} and after {:.0}; PostgreSQL CPU {:.1} ms per 1000 tickets)",
+        copy,
+        copy1_rate,
+        copy2_rate,
+        1e6 * (copy1.pg_cpu + copy2.pg_cpu) / (2 * total_tickets) as f64
+    );
+    println!(
+        "naive INSERT:     {:>9.0} tickets/s   ({} connections, one INSERT per journal row, order and ticket, one transaction per sale; PostgreSQL CPU {:.1} ms per 1000 tickets)",
+        naive_rate,
+        conns,
+        1e6 * naive.pg_cpu / (naive_sales * 5) as f64
+    );
+    println!(
+        "naive INSERT:     {:>9.0} tickets/s   (the same on 1 connection)",
+        naive1_rate
+    );
     println!("all-retry push:   {:>9.0} tickets/s", retry_rate);
     println!("ratio push/COPY:  {:.2}  (goal >= 0.70)", ours_rate / copy);
-    println!("ratio push/naive: {:.1}x (goal >= 10x)", ours_rate / naive);
+    println!(
+        "ratio push/naive: {:.1}x at {} connections (goal >= 10x), {:.1}x against 1 connection",
+        ours_rate / naive_rate,
+        conns,
+        ours_rate / naive1_rate
+    );
     println!("ratio retry/COPY: {:.2}", retry_rate / copy);
 
-    server.stop().await;
     if !args.keep {
         db.drop_db().await;
     }
     Ok(())
+}
+
+fn report(what: &str, tickets: usize, p: &Phase) {
+    eprintln!(
+        "{what:<24} {:>9.0} tickets/s  ({:.2} s; CPU: PostgreSQL {:.2} s, bench {:.2} s)",
+        tickets as f64 / p.secs,
+        p.secs,
+        p.pg_cpu,
+        p.bench_cpu
+    );
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// utime + stime of a process in seconds (Linux, 100 ticks/s); 0 where unavailable.
+fn proc_cpu(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds used so far by each PostgreSQL backend connected to `db` (same host only).
+async fn pg_cpu(pool: &PgPool, db: &str) -> HashMap<i32, f64> {
+    let pids: Vec<i32> = sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1")
+        .bind(db)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
+    pids.into_iter()
+        .map(|p| (p, proc_cpu(&p.to_string())))
+        .collect()
+}
+
+/// Runs one phase and measures its wall time, the CPU time of this process and that of the
+/// backends of the database that are still connected at its end (backends that closed during
+/// the phase are left out).
+async fn measure(
+    pool: &PgPool,
+    db: &str,
+    f: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<Phase> {
+    let pg0 = pg_cpu(pool, db).await;
+    let me0 = proc_cpu("self");
+    let t = Instant::now();
+    f.await?;
+    let secs = t.elapsed().as_secs_f64();
+    let bench_cpu = proc_cpu("self") - me0;
+    let pg_cpu = pg_cpu(pool, db)
+        .await
+        .into_iter()
+        .map(|(pid, cpu)| cpu - pg0.get(&pid).copied().unwrap_or(0.0))
+        .sum();
+    Ok(Phase {
+        secs,
+        pg_cpu,
+        bench_cpu,
+    })
 }
 
 async fn setup(pool: &PgPool) -> anyhow::Result<(Uuid, Uuid, Pkg, Uuid)> {
@@ -240,35 +383,40 @@ async fn setup(pool: &PgPool) -> anyhow::Result<(Uuid, Uuid, Pkg, Uuid)> {
         rules_url: "x".into(),
         description: None,
     };
-    let ev = admin::create_event(pool, &mk("BENCH")).await.map_err(e)?;
-    let ev: Uuid = serde_json::from_value(ev["eventId"].clone())?;
-    let p = admin::create_package(
-        pool,
-        &admin::NewPackage {
-            event_id: ev,
-            name: "Five".into(),
-            ticket_count: 5,
-            price: 2000,
-            display_order: 0,
-            active_from: None,
-            active_to: None,
-        },
-    )
-    .await
-    .map_err(e)?;
-    let pid: Uuid = serde_json::from_value(p["packageId"].clone())?;
-    for to in ["configured", "active"] {
-        admin::transition(
+    let mut first = None;
+    for ident in ["BENCH", "BASE-1", "BASE-2", "BASE-3", "BASE-4", "PRELOAD"] {
+        let ev = admin::create_event(pool, &mk(ident)).await.map_err(e)?;
+        let ev: Uuid = serde_json::from_value(ev["eventId"].clone())?;
+        let p = admin::create_package(
             pool,
-            &admin::Transition {
+            &admin::NewPackage {
                 event_id: ev,
-                to: to.into(),
-                reason: None,
+                name: "Five".into(),
+                ticket_count: 5,
+                price: 2000,
+                display_order: 0,
+                active_from: None,
+                active_to: None,
             },
         )
         .await
         .map_err(e)?;
+        let pid: Uuid = serde_json::from_value(p["packageId"].clone())?;
+        for to in ["configured", "active"] {
+            admin::transition(
+                pool,
+                &admin::Transition {
+                    event_id: ev,
+                    to: to.into(),
+                    reason: None,
+                },
+            )
+            .await
+            .map_err(e)?;
+        }
+        first.get_or_insert((ev, pid));
     }
+    let (ev, pid) = first.context("no event")?;
     let op = admin::create_operator(
         pool,
         &admin::NewOperator {
@@ -281,10 +429,6 @@ async fn setup(pool: &PgPool) -> anyhow::Result<(Uuid, Uuid, Pkg, Uuid)> {
     .await
     .map_err(e)?;
     let op: Uuid = serde_json::from_value(op["operatorId"].clone())?;
-    // The baseline events.
-    for ident in ["BASE-1", "BASE-2", "BASE-3", "BASE-4"] {
-        admin::create_event(pool, &mk(ident)).await.map_err(e)?;
-    }
     Ok((
         org,
         ev,
@@ -298,12 +442,56 @@ async fn setup(pool: &PgPool) -> anyhow::Result<(Uuid, Uuid, Pkg, Uuid)> {
     ))
 }
 
+/// The baseline events BASE-1..4, each with every device's allocation over the same numbers as
+/// in the benchmark event.
+async fn base_events(
+    pool: &PgPool,
+    org: Uuid,
+    devs: &[Dev],
+    per_device: usize,
+) -> anyhow::Result<Vec<Base>> {
+    let rsus: Vec<Uuid> = devs.iter().map(|d| d.device.rsu_id).collect();
+    let starts: Vec<i32> = (0..devs.len())
+        .map(|i| 1 + (i * per_device) as i32)
+        .collect();
+    let ends: Vec<i32> = starts.iter().map(|s| s + per_device as i32 - 1).collect();
+    let mut out = vec![];
+    for ident in ["BASE-1", "BASE-2", "BASE-3", "BASE-4"] {
+        let (event, package): (Uuid, Uuid) = sqlx::query_as(
+            "SELECT e.id, p.id FROM events e JOIN ticket_packages p ON p.event_id = e.id
+              WHERE e.organization_id = $1 AND e.event_identifier = $2",
+        )
+        .bind(org)
+        .bind(ident)
+        .fetch_one(pool)
+        .await?;
+        let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "INSERT INTO rsu_allocations (event_id, rsu_id, start_number, end_number, next_draw_number,
+                                          total_tickets, state, tickets_available)
+             SELECT $1, x.rsu, x.s, x.e, x.s, x.e - x.s + 1, 'active', x.e - x.s + 1
+               FROM UNNEST($2::uuid[], $3::int4[], $4::int4[]) AS x(rsu, s, e)
+             RETURNING rsu_id, id",
+        )
+        .bind(event)
+        .bind(&rsus)
+        .bind(&starts)
+        .bind(&ends)
+        .fetch_all(pool)
+        .await?;
+        out.push(Base {
+            event,
+            package,
+            allocations: rows.into_iter().collect(),
+        });
+    }
+    Ok(out)
+}
+
 async fn run_pushes(
     devs: &Arc<Vec<Dev>>,
     addr: std::net::SocketAddr,
     expect: &'static str,
-) -> anyhow::Result<f64> {
-    let t = Instant::now();
+) -> anyhow::Result<()> {
     let mut tasks = vec![];
     for i in 0..devs.len() {
         let devs = devs.clone();
@@ -328,77 +516,89 @@ async fn run_pushes(
     for t in tasks {
         t.await??;
     }
-    Ok(t.elapsed().as_secs_f64())
+    Ok(())
 }
 
-/// The rows of `sales` 5-ticket sales, COPYed in batches over `conns` connections into
-/// orders, tickets and device_journal of baseline event `base` (BASE-n). Returns tickets/s.
+/// One baseline row set for a sale: its journal row, order and tickets, exactly as the server
+/// writes them (ingest.rs `write`), moved to the baseline event with fresh ids.
+struct RowSale {
+    journal_id: Uuid,
+    seq: i64,
+    sale: SalePayload,
+    payload: Value,
+    allocation: Uuid,
+}
+
+fn row_sale(d: &Dev, base: &Base, tag: u32, batch: usize, i: usize) -> anyhow::Result<RowSale> {
+    let mut sale = d.sales[batch][i].clone();
+    sale.local_id = Uuid::now_v7();
+    sale.event_id = base.event;
+    sale.package_id = base.package;
+    sale.validation_number = format!("B{tag}-{}", sale.validation_number);
+    let payload = serde_json::to_value(&sale)?;
+    let allocation = *base
+        .allocations
+        .get(&d.device.rsu_id)
+        .context("no baseline allocation")?;
+    Ok(RowSale {
+        journal_id: Uuid::now_v7(),
+        // The journal's key is (rsu, epoch, seq): each baseline gets its own seq range.
+        seq: 10_000_000 * i64::from(tag) + (batch * d.sales[batch].len() + i) as i64 + 1,
+        sale,
+        payload,
+        allocation,
+    })
+}
+
+/// COPY of every device's batches (same sales, same batch size) into the baseline event, over
+/// `conns` connections, one transaction per batch.
 async fn copy_rows(
     pool: &PgPool,
-    _org: Uuid,
-    sales: usize,
+    devs: &Arc<Vec<Dev>>,
+    base: &Base,
     conns: usize,
-    tag: &str,
-    base: u32,
-) -> anyhow::Result<f64> {
-    let (event, rsu): (Uuid, Uuid) = sqlx::query_as(
-        "SELECT e.id, r.id FROM events e, rsus r WHERE e.event_identifier = $1 AND r.organization_id = e.organization_id ORDER BY r.rsu_no LIMIT 1",
-    )
-    .bind(format!("BASE-{base}"))
-    .fetch_one(pool)
-    .await?;
-    let key: Uuid = sqlx::query_scalar("SELECT id FROM rsu_keys WHERE rsu_id = $1 LIMIT 1")
-        .bind(rsu)
-        .fetch_one(pool)
-        .await?;
-    let per_batch = 100;
-    let nbatches = sales.div_ceil(per_batch);
-    let t = Instant::now();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tag: u32,
+) -> anyhow::Result<()> {
+    let nb = devs.first().map_or(0, |d| d.batches.len());
+    let jobs = devs.len() * nb;
+    let next = Arc::new(AtomicUsize::new(0));
+    let base = Arc::new(Base {
+        event: base.event,
+        package: base.package,
+        allocations: base.allocations.clone(),
+    });
     let mut tasks = vec![];
     for _ in 0..conns.max(1) {
-        let pool = pool.clone();
-        let next = next.clone();
-        let tag = tag.to_string();
+        let (pool, next, devs, base) = (pool.clone(), next.clone(), devs.clone(), base.clone());
         tasks.push(tokio::spawn(async move {
             loop {
-                let b = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if b >= nbatches {
+                let job = next.fetch_add(1, Ordering::SeqCst);
+                if job >= jobs {
                     return Ok::<(), anyhow::Error>(());
                 }
+                let (d, b) = (&devs[job % devs.len()], job / devs.len());
+                let now = chrono::Utc::now();
                 let mut j = CopyBuf::new();
                 let mut o = CopyBuf::new();
-                let mut tk = CopyBuf::new();
-                let now = chrono::Utc::now();
-                for s in (b * per_batch)..((b + 1) * per_batch).min(sales) {
-                    let id = Uuid::now_v7();
-                    // The same shape and size as a real sale payload.
-                    let n = (s * 5 + 1) as i64;
-                    let payload = serde_json::json!({
-                        "localId": id, "eventId": event, "allocationId": id,
-                        "segments": [{"allocationId": id, "startNumber": n, "endNumber": n + 4}],
-                        "validationNumber": format!("{tag}-{s}"), "saleSeq": s, "drawNumbers": [n, n + 1, n + 2, n + 3, n + 4],
-                        "packageId": id, "packageName": "Five", "ticketCount": 5, "unitPrice": 2000, "totalAmount": 2000,
-                        "currency": "USD", "payment": {"method": "cash", "reference": null}, "operatorId": id,
-                        "shiftId": null, "soldAt": rsu_core::journal::format_time(&now),
-                    });
-                    j.uuid(rsu).int(1).int(10_000_000 * i64::from(base) + s as i64 + 1).uuid(id).text("sale").ts(&now).json(&payload)
-                        .bytea(&[0u8; 32]).bytea(&[1u8; 32]).text("applied").null().null().words(&[]).uuid(key).ts(&now);
-                    j.end_row();
-                    o.uuid(id).text(&format!("{tag}-{s}")).uuid(event).null().uuid(rsu).null().int(2000).int(2000).text("USD")
-                        .text("completed").text("cash").null().int(5).null().text("rsu").null().null().bool(true).text("synced")
-                        .int(1).int(s as i64 + 1).bool(false).ts(&now).null().ts(&now);
-                    o.end_row();
-                    for k in 0..5 {
-                        tk.uuid(Uuid::now_v7()).uuid(event).int((s * 5 + k + 1) as i64).text("sold").uuid(id);
-                        tk.end_row();
+                let mut t = CopyBuf::new();
+                for i in 0..d.sales[b].len() {
+                    let r = row_sale(d, &base, tag, b, i)?;
+                    journal_row(&mut j, d, &r, &now);
+                    order_row(&mut o, d, &r, &now);
+                    for n in &r.sale.draw_numbers {
+                        t.uuid(Uuid::now_v7())
+                            .uuid(base.event)
+                            .int(*n)
+                            .text("sold")
+                            .uuid(r.sale.local_id);
+                        t.end_row();
                     }
                 }
                 let mut tx = pool.begin().await?;
                 for (stmt, buf) in [
                     ("COPY device_journal (rsu_id, epoch, seq, entry_id, kind, created_at, payload, prev_hash, hash, status, reason_code, reason_message, flags, key_id, received_at) FROM STDIN", j),
                     ("COPY orders (id, validation_number, event_id, package_id, rsu_id, rsu_allocation_id, unit_price, total_amount, currency, payment_status, payment_method, payment_reference, ticket_count, customer_info, source, operator_id, shift_id, is_offline_sale, offline_sync_status, journal_epoch, journal_seq, is_late, sold_at, sold_by, received_at) FROM STDIN", o),
-                    ("COPY tickets (id, event_id, draw_number, state, order_id) FROM STDIN", tk),
+                    ("COPY tickets (id, event_id, draw_number, state, order_id) FROM STDIN", t),
                 ] {
                     let mut c = tx.copy_in_raw(stmt).await?;
                     c.send(buf.bytes).await?;
@@ -411,57 +611,147 @@ async fn copy_rows(
     for t in tasks {
         t.await??;
     }
-    Ok((sales * 5) as f64 / t.elapsed().as_secs_f64())
+    Ok(())
 }
 
-/// One INSERT per row and one transaction per sale (order + 5 tickets). Returns tickets/s.
+fn journal_row(j: &mut CopyBuf, d: &Dev, r: &RowSale, now: &chrono::DateTime<chrono::Utc>) {
+    j.uuid(d.device.rsu_id)
+        .int(d.device.epoch)
+        .int(r.seq)
+        .uuid(r.journal_id)
+        .text("sale")
+        .ts(now)
+        .json(&r.payload)
+        .bytea(&[0u8; 32])
+        .bytea(&[1u8; 32])
+        .text("applied")
+        .null()
+        .null()
+        .words(&[])
+        .uuid(d.device.key_id)
+        .ts(now);
+    j.end_row();
+}
+
+fn order_row(o: &mut CopyBuf, d: &Dev, r: &RowSale, now: &chrono::DateTime<chrono::Utc>) {
+    let s = &r.sale;
+    o.uuid(s.local_id)
+        .text(&s.validation_number)
+        .uuid(s.event_id)
+        .uuid(s.package_id)
+        .uuid(d.device.rsu_id)
+        .uuid(r.allocation)
+        .int(s.unit_price)
+        .int(s.total_amount)
+        .text(&s.currency)
+        .text("completed")
+        .text(s.payment.method.as_str())
+        .opt_text(s.payment.reference.as_deref())
+        .int(i64::from(s.ticket_count))
+        .null()
+        .text("rsu")
+        .uuid(s.operator_id)
+        .opt_uuid(s.shift_id)
+        .bool(true)
+        .text("synced")
+        .int(d.device.epoch)
+        .int(r.seq)
+        .bool(false)
+        .ts(&s.sold_at)
+        .uuid(s.operator_id)
+        .ts(now);
+    o.end_row();
+}
+
+/// What an ordinary client does: for each sale, one transaction with one INSERT for its journal
+/// row, one for its order and one per ticket (parameterized statements, prepared once per
+/// connection by the driver), over `conns` connections. The first `sales` sales, spread over
+/// the devices.
 async fn naive_inserts(
     pool: &PgPool,
-    _org: Uuid,
+    devs: &Arc<Vec<Dev>>,
+    base: &Base,
     sales: usize,
     conns: usize,
-) -> anyhow::Result<f64> {
-    let event: Uuid = sqlx::query_scalar("SELECT id FROM events WHERE event_identifier = 'BASE-4'")
-        .fetch_one(pool)
-        .await?;
-    let rsu: Uuid = sqlx::query_scalar("SELECT r.id FROM rsus r JOIN events e ON e.organization_id = r.organization_id WHERE e.id = $1 LIMIT 1")
-        .bind(event)
-        .fetch_one(pool)
-        .await?;
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let t = Instant::now();
+    tag: u32,
+) -> anyhow::Result<()> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let base = Arc::new(Base {
+        event: base.event,
+        package: base.package,
+        allocations: base.allocations.clone(),
+    });
     let mut tasks = vec![];
     for _ in 0..conns.max(1) {
-        let pool = pool.clone();
-        let next = next.clone();
+        let (pool, next, devs, base) = (pool.clone(), next.clone(), devs.clone(), base.clone());
         tasks.push(tokio::spawn(async move {
             loop {
-                let s = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if s >= sales {
+                let job = next.fetch_add(1, Ordering::SeqCst);
+                if job >= sales {
                     return Ok::<(), anyhow::Error>(());
                 }
-                let id = Uuid::now_v7();
+                let d = &devs[job % devs.len()];
+                let k = job / devs.len();
+                let per = d.sales.first().map_or(1, |b| b.len().max(1));
+                let r = row_sale(d, &base, tag, k / per, k % per)?;
+                let s = &r.sale;
+                let now = chrono::Utc::now();
                 let mut tx = pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO orders (id, validation_number, event_id, rsu_id, unit_price, total_amount, currency, payment_status,
-                                         ticket_count, source, is_offline_sale, journal_epoch, journal_seq, sold_at, received_at)
-                     VALUES ($1, $2, $3, $4, 2000, 2000, 'USD', 'completed', 5, 'rsu', TRUE, 1, $5, NOW(), NOW())",
+                    "INSERT INTO device_journal (rsu_id, epoch, seq, entry_id, kind, created_at, payload, prev_hash, hash,
+                                                 status, reason_code, reason_message, flags, key_id, received_at)
+                     VALUES ($1, $2, $3, $4, 'sale', $5, $6, $7, $8, 'applied', NULL, NULL, '{}', $9, $10)",
                 )
-                .bind(id)
-                .bind(format!("NAIVE-{s}"))
-                .bind(event)
-                .bind(rsu)
-                .bind(s as i64 + 1)
+                .bind(d.device.rsu_id)
+                .bind(d.device.epoch as i32)
+                .bind(r.seq)
+                .bind(r.journal_id)
+                .bind(now)
+                .bind(&r.payload)
+                .bind(&[0u8; 32][..])
+                .bind(&[1u8; 32][..])
+                .bind(d.device.key_id)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                for k in 0..5 {
-                    sqlx::query("INSERT INTO tickets (id, event_id, draw_number, state, order_id) VALUES ($1, $2, $3, 'sold', $4)")
-                        .bind(Uuid::now_v7())
-                        .bind(event)
-                        .bind((s * 5 + k + 1) as i32)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                sqlx::query(
+                    "INSERT INTO orders (id, validation_number, event_id, package_id, rsu_id, rsu_allocation_id, unit_price,
+                                         total_amount, currency, payment_status, payment_method, payment_reference, ticket_count,
+                                         customer_info, source, operator_id, shift_id, is_offline_sale, offline_sync_status,
+                                         journal_epoch, journal_seq, is_late, sold_at, sold_by, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'completed', $10, $11, $12, NULL, 'rsu', $13, $14, TRUE,
+                             'synced', $15, $16, FALSE, $17, $13, $18)",
+                )
+                .bind(s.local_id)
+                .bind(&s.validation_number)
+                .bind(s.event_id)
+                .bind(s.package_id)
+                .bind(d.device.rsu_id)
+                .bind(r.allocation)
+                .bind(s.unit_price)
+                .bind(s.total_amount)
+                .bind(&s.currency)
+                .bind(s.payment.method.as_str())
+                .bind(s.payment.reference.as_deref())
+                .bind(s.ticket_count as i32)
+                .bind(s.operator_id)
+                .bind(s.shift_id)
+                .bind(d.device.epoch as i32)
+                .bind(r.seq)
+                .bind(s.sold_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                for n in &s.draw_numbers {
+                    sqlx::query(
+                        "INSERT INTO tickets (id, event_id, draw_number, state, order_id) VALUES ($1, $2, $3, 'sold', $4)",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(base.event)
+                    .bind(i32::try_from(*n)?)
+                    .bind(s.local_id)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 tx.commit().await?;
             }
@@ -470,5 +760,63 @@ async fn naive_inserts(
     for t in tasks {
         t.await??;
     }
-    Ok((sales * 5) as f64 / t.elapsed().as_secs_f64())
+    Ok(())
+}
+
+/// Loads `tickets` tickets (5 per order) into the PRELOAD event with COPY, for realistic table
+/// and index sizes.
+async fn preload(pool: &PgPool, org: Uuid, tickets: usize) -> anyhow::Result<()> {
+    let (event, rsu): (Uuid, Uuid) = sqlx::query_as(
+        "SELECT e.id, r.id FROM events e JOIN rsus r ON r.organization_id = e.organization_id
+          WHERE e.organization_id = $1 AND e.event_identifier = 'PRELOAD' ORDER BY r.rsu_no LIMIT 1",
+    )
+    .bind(org)
+    .fetch_one(pool)
+    .await?;
+    let sales = tickets / 5;
+    let per_batch = 5000;
+    let now = chrono::Utc::now();
+    for b in 0..sales.div_ceil(per_batch) {
+        let mut o = CopyBuf::new();
+        let mut t = CopyBuf::new();
+        for s in (b * per_batch)..((b + 1) * per_batch).min(sales) {
+            let id = Uuid::now_v7();
+            o.uuid(id)
+                .text(&format!("PRE-{s}"))
+                .uuid(event)
+                .uuid(rsu)
+                .int(2000)
+                .int(2000)
+                .text("USD")
+                .text("completed")
+                .int(5)
+                .text("rsu")
+                .int(1)
+                .int(s as i64 + 1)
+                .ts(&now)
+                .ts(&now);
+            o.end_row();
+            for k in 0..5 {
+                t.uuid(Uuid::now_v7())
+                    .uuid(event)
+                    .int((s * 5 + k + 1) as i64)
+                    .text("sold")
+                    .uuid(id);
+                t.end_row();
+            }
+        }
+        let mut tx = pool.begin().await?;
+        for (stmt, buf) in [
+            ("COPY orders (id, validation_number, event_id, rsu_id, unit_price, total_amount, currency, payment_status, ticket_count, source, journal_epoch, journal_seq, sold_at, received_at) FROM STDIN", o),
+            ("COPY tickets (id, event_id, draw_number, state, order_id) FROM STDIN", t),
+        ] {
+            let mut c = tx.copy_in_raw(stmt).await?;
+            c.send(buf.bytes).await?;
+            c.finish().await?;
+        }
+        tx.commit().await?;
+    }
+    sqlx::query("ANALYZE orders").execute(pool).await?;
+    sqlx::query("ANALYZE tickets").execute(pool).await?;
+    Ok(())
 }
