@@ -1,9 +1,6 @@
--- The sync daemon's own bookkeeping. Nothing here is part of any journal hash.
---
--- Applied by rsu-syncd (Store::ensure_sync_state), idempotently, NOT through the versioned
--- MIGRATIONS list: it only adds a table the kiosk never reads, and leaving `user_version` at 1
--- means a kiosk binary that predates the daemon still opens the database instead of refusing it
--- as "too new". If a later schema change needs a real version 2, fold this file into it.
+-- Device store, version 2: the sync daemon's own bookkeeping. Nothing here is part of any
+-- journal hash. (The statements are idempotent so that a database on which an early rsu-syncd
+-- created this table unversioned still migrates.)
 
 -- What rsu-syncd knows about its conversation with the server. Exactly one row (id = 1).
 -- Per-entry sync status lives beside each journal entry (journal.sync_status); this table only

@@ -32,7 +32,10 @@ use std::time::Duration;
 
 /// The device schema, in order. Each is applied once, in its own transaction, tracked by
 /// `PRAGMA user_version`. A released migration is never edited.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/device/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/device/0001_init.sql"),
+    include_str!("../../migrations/device/0002_sync.sql"),
+];
 
 /// How long a writer waits for the other process before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

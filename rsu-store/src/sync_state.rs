@@ -1,7 +1,7 @@
 //! The sync daemon's bookkeeping (`rsu-syncd`): who to talk to, how the last rounds went, what the
 //! server last said. Per-entry sync status stays beside each journal entry; this is about the
-//! device as a whole. The table is created by [`Store::ensure_sync_state`] (see
-//! `migrations/device/0002_sync.sql` for why it is not a versioned migration).
+//! device as a whole. The table comes from migration `migrations/device/0002_sync.sql`;
+//! [`Store::ensure_sync_state`] re-runs its idempotent statements for safety.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};

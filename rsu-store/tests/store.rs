@@ -95,11 +95,11 @@ fn the_store_uses_wal_full_sync_foreign_keys_and_a_versioned_schema() {
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "synchronous must be FULL (2)");
     assert_eq!(fk, 1);
-    assert_eq!(d.store.schema_version().unwrap(), 1);
+    assert_eq!(d.store.schema_version().unwrap(), 2);
     // Reopening applies nothing twice and keeps the data.
     drop(d.store);
     let s = Store::open(&d.path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
     assert!(s.is_enrolled().unwrap());
 }
 
@@ -969,4 +969,38 @@ fn a_receipt_check_that_fails_before_commit_refuses_the_sale_and_writes_nothing(
     // The numbers it would have used are still the next ones.
     let s = sell_ok(&mut d, 5);
     assert_eq!(s.draw_numbers[0].0, 1001);
+}
+
+#[test]
+fn a_version_1_database_file_upgrades_in_place_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite3");
+    {
+        // A database exactly as the version-1 program left it, with a device in it.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+        c.execute_batch(include_str!("../../migrations/device/0001_init.sql"))
+            .unwrap();
+        c.execute(
+            "INSERT INTO device (id, rsu_id, rsu_no, name, epoch, validation_key_hex, enrolled_at)
+             VALUES (1, '01900000-0000-7000-8000-000000000001', 7, 'old kiosk', 3, '00112233445566778899aabbccddeeff', '2026-01-01T00:00:00.000Z')",
+            [],
+        )
+        .unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    let (no, epoch): (u32, i64) = s
+        .connection()
+        .query_row("SELECT rsu_no, epoch FROM device", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((no, epoch), (7, 3), "the device survives the upgrade");
+    let rows: i64 = s
+        .connection()
+        .query_row("SELECT count(*) FROM sync_state", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1, "the version-2 table exists with its single row");
 }
