@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The device store against real SQLite files: invariants of DESIGN §3 and every sale refusal.
 
 use chrono::{DateTime, Duration, Utc};
