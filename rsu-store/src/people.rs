@@ -343,7 +343,7 @@ impl Store {
     }
 }
 
-fn open_shift_tx(
+pub(crate) fn open_shift_tx(
     tx: &Transaction<'_>,
     now: DateTime<Utc>,
     op: Uuid,

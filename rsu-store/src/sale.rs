@@ -16,7 +16,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::journal::{append, critical, last_entry_time};
-use crate::people::{open_shift_of, session_operator};
+use crate::people::{open_shift_of, open_shift_tx, session_operator};
 use crate::{parse_ts, parse_uuid, ts, Store, StoreError};
 
 /// Where a sale's receipt stands (DESIGN §4 "Print-confirmed issuance").
@@ -199,7 +199,7 @@ fn offline_exposure(tx: &Transaction<'_>) -> Result<(u64, Option<DateTime<Utc>>)
 fn unresolved_sale(tx: &Transaction<'_>) -> Result<Option<String>, StoreError> {
     Ok(tx
         .query_row(
-            "SELECT id FROM sales WHERE print_state IN ('pending', 'print_failed') ORDER BY seq LIMIT 1",
+            "SELECT id FROM sales WHERE print_state IN ('pending', 'print_failed') AND voided_at IS NULL ORDER BY seq LIMIT 1",
             [],
             |r| r.get(0),
         )
@@ -435,7 +435,12 @@ impl Store {
                 package.name, package.price.currency, event.currency
             )));
         }
-        let shift_id = open_shift_of(&tx, operator)?;
+        // Every sale belongs to a shift so that a Z report accounts for it: after a shift was
+        // closed, the next sale opens a new one (with no float).
+        let shift_id = match open_shift_of(&tx, operator)? {
+            Some(id) => Some(id),
+            None => Some(open_shift_tx(&tx, now, operator, 0)?),
+        };
         let (numbers, segments) = take_numbers(&tx, &event_id, package.ticket_count)?;
 
         let (rsu_no, key_hex, sale_seq): (u32, String, u64) = tx.query_row(
@@ -758,10 +763,13 @@ impl Store {
             Some(op),
             json!({"saleId": sale.id, "supervisorId": sup.id}),
         )?;
-        let void_shift = open_shift_of(&tx, op)?;
+        let void_shift = match open_shift_of(&tx, op)? {
+            Some(id) => Some(id),
+            None => Some(open_shift_tx(&tx, now, op, 0)?),
+        };
         tx.execute(
             "UPDATE sales SET voided_at = ?2, void_reason = ?3, voided_by = ?4, void_seq = ?5, void_shift_id = ?6,
-                    print_state = CASE WHEN ?7 THEN 'spoiled' ELSE print_state END
+                    print_state = CASE WHEN ?7 OR print_state IN ('pending', 'print_failed') THEN 'spoiled' ELSE print_state END
              WHERE id = ?1",
             params![sale.id.to_string(), ts(&now), reason, sup.id.to_string(), entry.body.seq, void_shift.map(|s| s.to_string()), spoil],
         )?;

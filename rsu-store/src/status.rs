@@ -362,20 +362,31 @@ impl Store {
     }
 }
 
-/// Deletes the database files at `path` (reset / re-creation). Refused while anything is pending;
-/// a database that cannot be opened is never deleted.
-pub fn reset_database(path: &std::path::Path) -> Result<(), StoreError> {
+/// Resets the device (database re-creation): moves the database files aside to
+/// `<name>.reset-<UTC time>` and returns the new name. Refused while anything is pending. The check
+/// and the move happen under an exclusive lock, so no sale can be committed in between; and as the
+/// files are renamed rather than deleted, nothing a still-running process writes is destroyed.
+/// A database that cannot be opened is never touched.
+pub fn reset_database(path: &std::path::Path) -> Result<std::path::PathBuf, StoreError> {
     let store = Store::open_existing(path)?;
-    store.ensure_nothing_pending("resetting the database")?;
-    drop(store);
-    for suffix in ["", "-wal", "-shm"] {
-        let p = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-        if p.exists() {
-            std::fs::remove_file(&p).map_err(|e| StoreError::Io {
-                what: format!("removing {}", p.display()),
-                source: e,
-            })?;
+    store.conn.execute_batch("BEGIN EXCLUSIVE")?;
+    let result = (|| {
+        store.ensure_nothing_pending("resetting the database")?;
+        let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+        let aside = std::path::PathBuf::from(format!("{}.reset-{stamp}", path.display()));
+        for suffix in ["-wal", "-shm", ""] {
+            let from = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            let to = std::path::PathBuf::from(format!("{}{suffix}", aside.display()));
+            if from.exists() {
+                std::fs::rename(&from, &to).map_err(|e| StoreError::Io {
+                    what: format!("moving {} aside", from.display()),
+                    source: e,
+                })?;
+            }
         }
-    }
-    Ok(())
+        Ok(aside)
+    })();
+    // The connection now points at the moved file; end the transaction there.
+    let _ = store.conn.execute_batch("ROLLBACK");
+    result
 }

@@ -1005,3 +1005,69 @@ fn a_version_1_database_file_upgrades_in_place_and_keeps_its_data() {
         .unwrap();
     assert_eq!(rows, 1, "the version-2 table exists with its single row");
 }
+
+#[test]
+fn voiding_a_sale_whose_receipt_never_printed_also_unlocks_selling() {
+    let mut d = demo();
+    d.store.login(SELLER, None).unwrap();
+    let sale = d.store.sell(&cash(package(&d, 5))).unwrap();
+    d.store.mark_print_failed(sale.id, "cover open").unwrap();
+    let voided = d
+        .store
+        .void(&sale.validation_number, SUPER, "customer left")
+        .unwrap();
+    assert_eq!(
+        voided.print_state,
+        PrintState::Spoiled,
+        "an unprinted voided receipt is spoiled"
+    );
+    assert!(d.store.unresolved_print().unwrap().is_none());
+    sell_ok(&mut d, 1);
+}
+
+#[test]
+fn a_sale_after_the_shift_closed_opens_a_new_shift_so_a_z_report_counts_it() {
+    let mut d = demo();
+    d.store.login(SELLER, Some(1000)).unwrap();
+    sell_ok(&mut d, 1);
+    let first = d.store.close_shift(SUPER).unwrap();
+    assert_eq!(first.sales_count, 1);
+    let s = sell_ok(&mut d, 5);
+    let shift = d
+        .store
+        .current_shift()
+        .unwrap()
+        .expect("a new shift was opened by the sale");
+    assert_ne!(shift.id, first.shift_id);
+    let count: i64 = d
+        .store
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM sales WHERE shift_id IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(count, 0, "no sale outside a shift");
+    let z = d.store.close_shift(SUPER).unwrap();
+    assert_eq!(
+        (z.sales_count, z.sales_amount, z.float_amount),
+        (1, s.total.minor, 0)
+    );
+}
+
+#[test]
+fn reset_moves_the_database_aside_once_everything_is_synced() {
+    let mut d = demo();
+    d.store.login(SELLER, None).unwrap();
+    let sale = sell_ok(&mut d, 1);
+    ack_all(&mut d.store);
+    d.store.lock_screen().unwrap();
+    ack_all(&mut d.store);
+    drop(d.store);
+    let aside = rsu_store::reset_database(&d.path).unwrap();
+    assert!(!d.path.exists(), "the device starts empty");
+    let old = Store::open(&aside).unwrap();
+    old.find_sale(&sale.validation_number)
+        .expect("the old database is kept, with its sales");
+}

@@ -168,6 +168,10 @@ pub fn status_view(status: &Status, printer: &PrinterState, now: DateTime<Utc>) 
     if sync.rejected > 0 {
         sync_text += &format!(" · {} rejected", sync.rejected);
     }
+    // A conflict is as much a problem as a rejection: the server kept its own version.
+    if sync.conflicts > 0 {
+        sync_text += &format!(" · {} in conflict", sync.conflicts);
+    }
     StatusView {
         event_name: status
             .event_name
