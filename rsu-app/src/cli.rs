@@ -126,9 +126,9 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Delete the device database. Refused while anything is waiting to sync.
+    /// Move the device database aside and start empty. Refused while anything is waiting to sync.
     Reset {
-        /// Confirm that the database should be deleted.
+        /// Confirm the reset.
         #[arg(long)]
         yes: bool,
     },
@@ -748,12 +748,15 @@ fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
         Command::Reset { yes } => {
             if !yes {
                 bail!(
-                    "reset deletes the device database {}: add --yes to confirm",
+                    "reset moves the device database {} aside and starts empty: add --yes to confirm",
                     db.display()
                 );
             }
-            rsu_store::reset_database(&db)?;
-            println!("Deleted {}.", db.display());
+            let aside = rsu_store::reset_database(&db)?;
+            println!(
+                "Moved the database aside to {}; `demo-init` or `enroll` starts a new one.",
+                aside.display()
+            );
         }
         Command::SellLoop { count } => {
             let mut store = open(&db)?;
