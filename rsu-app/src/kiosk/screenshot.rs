@@ -7,7 +7,7 @@ use slint::ComponentHandle;
 use std::path::Path;
 
 use super::model::SellOrder;
-use super::ui::{AppAdapter, SalesAdapter, SellAdapter};
+use super::ui::{AppAdapter, KeyboardAdapter, SalesAdapter, SellAdapter};
 use super::{adapters, headless, Command, KioskService, MainWindow, UiEvent};
 use crate::printer::{self, Printer};
 
@@ -16,6 +16,7 @@ pub const SCREENS: &[&str] = &[
     "login",
     "sell",
     "confirm",
+    "keyboard",
     "printing",
     "result",
     "print-failure",
@@ -84,6 +85,13 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
             s.set_chosen(1);
             s.set_card(true);
             s.set_card_reference("AUTH 482913".into());
+            s.set_customer_name("Jordan Lee".into());
+            s.set_stage("confirm".into());
+        }
+        "keyboard" => {
+            let s = window.global::<SellAdapter>();
+            s.set_chosen(1);
+            s.set_card(true);
             s.set_customer_name("Jordan Lee".into());
             s.set_stage("confirm".into());
         }
@@ -175,6 +183,17 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
     let status = service.status()?;
     adapters::apply(&window, UiEvent::Status(status));
     window.show().context("cannot show the kiosk window")?;
+    if screen == "keyboard" {
+        // Tab focuses the first field (the card reference), which opens the keyboard; then the
+        // keys are "tapped" through the keyboard's own callback.
+        platform.render();
+        adapters::keyboard_adapter::connect(&window);
+        adapters::keyboard_adapter::type_key(window.window(), slint::platform::Key::Tab.into());
+        let keys = window.global::<KeyboardAdapter>();
+        for c in "AUTH 4829".chars() {
+            keys.invoke_key(c.to_string().into());
+        }
+    }
     let frame = platform.render();
     headless::write_png(&frame, out)?;
     window.hide().ok();

@@ -3,6 +3,7 @@
 //! `.slint` files) know about widgets; everything runs on the UI thread.
 
 pub mod app_adapter;
+pub mod keyboard_adapter;
 pub mod login_adapter;
 pub mod print_failure_adapter;
 pub mod sales_adapter;
@@ -26,6 +27,7 @@ pub fn connect_all(
     sales_adapter::connect(window, handle);
     shift_adapter::connect(window, handle);
     settings_adapter::connect(window, handle);
+    keyboard_adapter::connect(window);
     app_adapter::connect(window, handle, inactivity)
 }
 
