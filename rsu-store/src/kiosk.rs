@@ -2,11 +2,11 @@
 //! order, and the device and event details that head a Z report or a printer test page.
 
 use rsu_core::event::Package;
-use rsu_core::money::{Currency, Money};
 use rusqlite::OptionalExtension;
 use uuid::Uuid;
 
-use crate::{parse_ts, parse_uuid, Store, StoreError};
+use crate::sale::{package_from_row, PACKAGE_COLUMNS};
+use crate::{parse_uuid, Store, StoreError};
 
 /// The device and its current event, for receipts that are not about one sale.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,50 +38,14 @@ impl Store {
         let Some(event) = self.current_event()? else {
             return Ok(Vec::new());
         };
-        let mut stmt = self.connection().prepare_cached(
-            "SELECT id, name, ticket_count, price_minor, currency, display_order, is_active, active_from, active_to
-             FROM packages WHERE event_id = ?1 AND is_active = 1 ORDER BY display_order, ticket_count",
-        )?;
-        type Row = (
-            String,
-            String,
-            u32,
-            i64,
-            String,
-            i32,
-            bool,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = stmt
-            .query_map([event.id.to_string()], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
+        let mut stmt = self.connection().prepare_cached(&format!(
+            "SELECT {PACKAGE_COLUMNS} FROM packages WHERE event_id = ?1 AND is_active = 1
+             ORDER BY display_order, ticket_count"
+        ))?;
+        let mut rows = stmt.query([event.id.to_string()])?;
         let mut out = Vec::new();
-        for (id, name, ticket_count, price, currency, display_order, is_active, from, to) in rows {
-            let currency =
-                Currency::new(&currency).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let p = Package {
-                id: parse_uuid(&id)?,
-                name,
-                ticket_count,
-                price: Money::new(price, currency),
-                display_order,
-                is_active,
-                active_from: from.map(|s| parse_ts(&s)).transpose()?,
-                active_to: to.map(|s| parse_ts(&s)).transpose()?,
-            };
+        while let Some(r) = rows.next()? {
+            let (_, p) = package_from_row(r)?;
             if p.available_at(now) {
                 out.push(p);
             }

@@ -140,44 +140,40 @@ fn load_event(tx: &Transaction<'_>, id: &str) -> Result<Option<EventRow>, StoreE
     }))
 }
 
-fn load_package(tx: &Transaction<'_>, id: Uuid) -> Result<Option<(String, Package)>, StoreError> {
-    type Row = (
-        String,
-        String,
-        u32,
-        i64,
-        String,
-        i32,
-        bool,
-        Option<String>,
-        Option<String>,
-    );
-    let row: Option<Row> = tx
-        .query_row(
-            "SELECT event_id, name, ticket_count, price_minor, currency, display_order, is_active, active_from, active_to FROM packages WHERE id = ?1",
-            [id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)),
-        )
-        .optional()?;
-    let Some((event_id, name, ticket_count, price, currency, display_order, is_active, from, to)) =
-        row
-    else {
-        return Ok(None);
-    };
+/// The columns [`package_from_row`] reads, in its order.
+pub(crate) const PACKAGE_COLUMNS: &str =
+    "id, event_id, name, ticket_count, price_minor, currency, display_order, is_active, active_from, active_to";
+
+/// Reads a package row selected with [`PACKAGE_COLUMNS`]; returns its event id and the package.
+pub(crate) fn package_from_row(r: &rusqlite::Row<'_>) -> Result<(String, Package), StoreError> {
+    let currency: String = r.get(5)?;
     let currency = Currency::new(&currency).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    Ok(Some((
-        event_id,
+    let from: Option<String> = r.get(8)?;
+    let to: Option<String> = r.get(9)?;
+    Ok((
+        r.get(1)?,
         Package {
-            id,
-            name,
-            ticket_count,
-            price: Money::new(price, currency),
-            display_order,
-            is_active,
+            id: parse_uuid(&r.get::<_, String>(0)?)?,
+            name: r.get(2)?,
+            ticket_count: r.get(3)?,
+            price: Money::new(r.get(4)?, currency),
+            display_order: r.get(6)?,
+            is_active: r.get(7)?,
             active_from: from.map(|s| parse_ts(&s)).transpose()?,
             active_to: to.map(|s| parse_ts(&s)).transpose()?,
         },
-    )))
+    ))
+}
+
+fn load_package(tx: &Transaction<'_>, id: Uuid) -> Result<Option<(String, Package)>, StoreError> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {PACKAGE_COLUMNS} FROM packages WHERE id = ?1"
+    ))?;
+    let mut rows = stmt.query([id.to_string()])?;
+    match rows.next()? {
+        Some(r) => package_from_row(r).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Sum of unsynced tickets and the oldest pending entry time.
