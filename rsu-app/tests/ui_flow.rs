@@ -5,25 +5,12 @@
 
 mod common;
 
-use common::{demo, sleep, wait_for};
+use common::{demo, sleep, tap, wait_for};
 use i_slint_backend_testing::ElementHandle;
 use rsu_app::kiosk::ui::{AppAdapter, SellAdapter};
 use rsu_app::kiosk::{self, MainWindow};
 use slint::ComponentHandle;
 use std::time::Duration;
-
-fn tap(window: &MainWindow, label: &str) {
-    let mut found = ElementHandle::find_by_accessible_label(window, label);
-    let el = found
-        .next()
-        .unwrap_or_else(|| panic!("no element labelled {label:?}"));
-    assert_ne!(
-        el.accessible_enabled(),
-        Some(false),
-        "{label:?} is disabled"
-    );
-    el.invoke_accessible_default_action();
-}
 
 fn value(window: &MainWindow, label: &str) -> String {
     // A caption's own text carries the same label; the value is on the element that has one.

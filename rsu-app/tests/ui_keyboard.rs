@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{demo, sleep, wait_for};
+use common::{demo, sleep, tap, wait_for};
 use i_slint_backend_testing::ElementHandle;
 use rsu_app::kiosk::ui::SellAdapter;
 use rsu_app::kiosk::{self, MainWindow};
@@ -17,16 +17,6 @@ fn find(window: &MainWindow, label: &str) -> ElementHandle {
     ElementHandle::find_by_accessible_label(window, label)
         .next()
         .unwrap_or_else(|| panic!("no element labelled {label:?}"))
-}
-
-fn tap(window: &MainWindow, label: &str) {
-    let el = find(window, label);
-    assert_ne!(
-        el.accessible_enabled(),
-        Some(false),
-        "{label:?} is disabled"
-    );
-    el.invoke_accessible_default_action();
 }
 
 fn taps(window: &MainWindow, keys: &[&str]) {

@@ -87,3 +87,16 @@ pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
         sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Taps the element with this accessible label, which must exist and be enabled.
+pub fn tap(window: &kiosk::MainWindow, label: &str) {
+    let el = i_slint_backend_testing::ElementHandle::find_by_accessible_label(window, label)
+        .next()
+        .unwrap_or_else(|| panic!("no element labelled {label:?}"));
+    assert_ne!(
+        el.accessible_enabled(),
+        Some(false),
+        "{label:?} is disabled"
+    );
+    el.invoke_accessible_default_action();
+}
