@@ -100,6 +100,15 @@ pub enum Command {
         #[command(subcommand)]
         action: ShiftAction,
     },
+    /// Close this device for the event (supervisor PIN): stop selling, close every open shift
+    /// with its Z report, and give back the unused draw numbers. rsu-syncd then delivers it all.
+    Close {
+        #[arg(long)]
+        supervisor_pin: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List recent sales (newest first).
     Sales {
         /// Show only sales whose validation number contains this text.
@@ -628,6 +637,24 @@ fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
                     Some(z) => print_z(&z),
                     None => bail!("no open shift: log in to open one"),
                 },
+            }
+        }
+        Command::Close {
+            supervisor_pin,
+            json,
+        } => {
+            let mut store = open(&db)?;
+            let report = store.close_device(&supervisor_pin)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                for z in &report.shifts_closed {
+                    print_z(z);
+                }
+                println!("{report}");
+                if report.entries_to_sync > 0 {
+                    println!("Leave the device on the network until rsu-syncd has delivered them (rsu-syncd status).");
+                }
             }
         }
         Command::Sales {

@@ -255,3 +255,105 @@ fn a_clock_correction_back_is_capped_logged_and_never_reopens_a_closed_sales_win
     assert_eq!(offset, 0);
     assert_eq!(sell(&mut d, 1).unwrap_err().code(), "sales_closed");
 }
+
+fn journal_kinds(store: &Store, kind: &str) -> Vec<String> {
+    let mut stmt = store
+        .connection()
+        .prepare("SELECT body_json FROM journal WHERE kind = ?1 ORDER BY epoch, seq")
+        .unwrap();
+    let rows = stmt.query_map([kind], |r| r.get::<_, String>(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn closing_the_device_releases_exactly_the_unused_numbers_closes_the_shift_and_stops_sales() {
+    // Issue 11, item 1.
+    let mut d = device();
+    d.store.login(SELLER, None).unwrap();
+    sell(&mut d, 5).unwrap(); // 1001–1005
+    let spoiled = d.store.sell(&cash(&d, 1)).unwrap(); // 1006, never printed
+    d.store
+        .spoil(&spoiled.validation_number, rsu_store::DEMO_SUPERVISOR_PIN)
+        .unwrap();
+    let report = d
+        .store
+        .close_device(rsu_store::DEMO_SUPERVISOR_PIN)
+        .unwrap();
+    assert_eq!(report.released, vec![(1007, 1100), (1101, 1200)]);
+    assert_eq!(report.numbers_released, 194);
+    assert_eq!(report.shifts_closed.len(), 1);
+    assert!(report.entries_to_sync > 0);
+    assert!(report
+        .to_string()
+        .starts_with("closed: 194 numbers released; "));
+    // The journal says the same, as entries the daemon pushes.
+    let releases = journal_kinds(&d.store, "allocation_release");
+    assert_eq!(releases.len(), 2);
+    assert!(
+        releases[0].contains("\"startNumber\":1007"),
+        "{}",
+        releases[0]
+    );
+    assert_eq!(journal_kinds(&d.store, "shift_close").len(), 1);
+    // No sale after it, with a sentence that says why.
+    d.store.login(SELLER, None).unwrap();
+    let e = sell(&mut d, 1).unwrap_err();
+    assert_eq!(e.code(), "device_closed", "{e}");
+    assert!(e.to_string().contains("closed"), "{e}");
+    // Closing twice: nothing left to close.
+    let e = d
+        .store
+        .close_device(rsu_store::DEMO_SUPERVISOR_PIN)
+        .unwrap_err();
+    assert!(e.to_string().contains("nothing to close"), "{e}");
+}
+
+#[test]
+fn closing_is_refused_with_an_unconfirmed_receipt_or_a_sellers_pin_and_changes_nothing() {
+    let mut d = device();
+    d.store.login(SELLER, None).unwrap();
+    let s = d.store.sell(&cash(&d, 1)).unwrap();
+    let before = journal_kinds(&d.store, "allocation_release").len();
+    assert!(
+        d.store.close_device(SELLER).is_err(),
+        "a seller cannot close"
+    );
+    let e = d
+        .store
+        .close_device(rsu_store::DEMO_SUPERVISOR_PIN)
+        .unwrap_err();
+    assert!(e.to_string().contains(&s.validation_number), "{e}");
+    assert!(e.to_string().contains("reprint"), "{e}");
+    assert_eq!(journal_kinds(&d.store, "allocation_release").len(), before);
+    assert!(d.store.closed_events().unwrap().is_empty());
+}
+
+#[test]
+fn the_servers_close_command_waits_for_the_last_receipt_then_closes() {
+    let mut d = device();
+    d.store.login(SELLER, None).unwrap();
+    let s = d.store.sell(&cash(&d, 1)).unwrap(); // 1001, printing
+    let event = d.config.events[0].id;
+    reconfigure(&mut d, |c| {
+        c.commands = vec![rsu_core::config::Command {
+            id: Uuid::now_v7(),
+            kind: rsu_core::config::CommandKind::Close,
+            event_id: Some(event),
+            issued_at: Utc::now(),
+        }]
+    });
+    assert!(
+        d.store.closed_events().unwrap().is_empty(),
+        "waits for the receipt"
+    );
+    assert!(d.store.complete_requested_closes().unwrap().is_none());
+    d.store.mark_printed(s.id).unwrap();
+    let report = d
+        .store
+        .complete_requested_closes()
+        .unwrap()
+        .expect("closed");
+    assert_eq!(report.released, vec![(1002, 1100), (1101, 1200)]);
+    assert_eq!(d.store.closed_events().unwrap().len(), 1);
+    assert!(d.store.complete_requested_closes().unwrap().is_none());
+}

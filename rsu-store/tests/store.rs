@@ -96,11 +96,11 @@ fn the_store_uses_wal_full_sync_foreign_keys_and_a_versioned_schema() {
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "synchronous must be FULL (2)");
     assert_eq!(fk, 1);
-    assert_eq!(d.store.schema_version().unwrap(), 3);
+    assert_eq!(d.store.schema_version().unwrap(), 4);
     // Reopening applies nothing twice and keeps the data.
     drop(d.store);
     let s = Store::open(&d.path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     assert!(s.is_enrolled().unwrap());
 }
 
@@ -1005,7 +1005,7 @@ fn a_version_1_database_file_upgrades_in_place_and_keeps_its_data() {
         c.pragma_update(None, "user_version", 1).unwrap();
     }
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     let (no, epoch): (u32, i64) = s
         .connection()
         .query_row("SELECT rsu_no, epoch FROM device", [], |r| {
