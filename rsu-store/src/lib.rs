@@ -21,7 +21,7 @@ pub use config::{
     demo_config, DeviceIdentity, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN, MAX_CLOCK_STEP_BACK_MS,
 };
 pub use error::{LoginError, StoreError};
-pub use journal::{EntryOutcome, SyncResult};
+pub use journal::{write_export_lines, EntryOutcome, SyncResult};
 pub use people::{Operator, Shift};
 pub use sale::{PrintState, ReceiptContext, Sale, SaleRequest};
 pub use status::{
