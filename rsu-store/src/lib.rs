@@ -4,13 +4,15 @@
 //! write is one short `BEGIN IMMEDIATE` transaction with a busy timeout, so neither sees
 //! `SQLITE_BUSY`. `synchronous=FULL` makes a committed sale survive power loss (DESIGN §3.1).
 //! A database that fails its checks is reported and kept: it may hold unsynced sales, so this
-//! crate never deletes or recreates one.
+//! crate never deletes or recreates one. The database holds the validation key and the PIN
+//! hashes, so it and every copy of it are owner-only (`privacy.rs`).
 
 mod config;
 mod error;
 mod journal;
 pub mod kiosk;
 mod people;
+mod privacy;
 mod sale;
 mod status;
 mod sync_state;
@@ -18,7 +20,8 @@ mod sync_state;
 pub use config::{demo_config, DeviceIdentity, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN};
 pub use error::{LoginError, StoreError};
 pub use journal::{EntryOutcome, SyncResult};
-pub use people::{Operator, Shift};
+pub use people::{lockout_minutes, Operator, Shift, LOCKOUT_MINUTES, MAX_PIN_ATTEMPTS};
+pub use privacy::{PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
 pub use sale::{PrintState, ReceiptContext, Sale, SaleRequest};
 pub use status::{
     reset_database, AllocationStatus, StartupReport, Status, SyncCounts, VerifyReport,
@@ -35,6 +38,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/device/0001_init.sql"),
     include_str!("../../migrations/device/0002_sync.sql"),
+    include_str!("../../migrations/device/0004_device_extras.sql"),
 ];
 
 /// How long a writer waits for the other process before giving up.
@@ -62,12 +66,13 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
-                    what: format!("creating the data directory {}", dir.display()),
-                    source: e,
-                })?;
+                privacy::create_private_dir(dir)?;
             }
         }
+        // The file holds the validation key and the PIN hashes: refuse one other users can
+        // open, and create a new one owner-only (SQLite gives its -wal and -shm the same mode).
+        privacy::refuse_shared_files(&path)?;
+        privacy::create_private_file(&path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
