@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: installs what is missing, starts PostgreSQL for the server's
-# tests, checks formatting and lints, then runs all tests.
+# tests, checks formatting and lints, then runs all tests and the README's walkthrough.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,3 +11,5 @@ eval "$(scripts/ensure-postgres.sh --export)"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# The README's end-to-end walkthrough, on the binaries just built and a throwaway database.
+scripts/walkthrough.sh

@@ -53,7 +53,8 @@ pub enum Command {
         /// The server's base URL, e.g. https://raffle.example.org
         #[arg(long)]
         server: String,
-        /// The one-time enrollment token printed by `server-stub admin rsu create` or `demo-seed`.
+        /// The one-time enrollment token printed by `server-stub admin create-rsu`,
+        /// `server-stub admin enrollment-token` or `server-stub demo-seed`.
         #[arg(long)]
         token: String,
     },
@@ -159,6 +160,19 @@ pub enum Command {
         /// One of: login, sell, confirm, result, print-failure, sales, shift, settings.
         #[arg(long)]
         screen: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1280)]
+        width: u32,
+        #[arg(long, default_value_t = 800)]
+        height: u32,
+    },
+    /// A tour of the kiosk with no display: a demo device in OUT driven through login, sales, a
+    /// print failure and its reprint, recent sales and the shift, with a screenshot of each
+    /// screen and every receipt (in OUT/receipts). `scripts/demo.sh` runs it when there is no
+    /// display.
+    Tour {
+        /// An empty or new directory for the screenshots, the receipts and the demo database.
         #[arg(long)]
         out: PathBuf,
         #[arg(long, default_value_t = 1280)]
@@ -536,14 +550,23 @@ fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
                 .map(|p| p.config.paper_width)
                 .unwrap_or(rsu_print::PaperWidth::Mm80);
             let sale = store.sell_checked(&req, crate::printer::receipt_check(width))?;
-            show_sale(&store, &sale, None, args.json)?;
-            match &printer {
-                // Without a printer the CLI's "printer" is the terminal: shown, then confirmed.
-                None => {
-                    store.mark_printed(sale.id)?;
-                }
-                Some(p) => issue_on(p, &mut store, &sale, None)?,
+            if !args.json {
+                show_sale(&store, &sale, None, false)?;
             }
+            let issued = match &printer {
+                // Without a printer the CLI's "printer" is the terminal: shown, then confirmed.
+                None => store
+                    .mark_printed(sale.id)
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from),
+                Some(p) => issue_on(p, &mut store, &sale, None),
+            };
+            if args.json {
+                // After printing, so `printState` says what happened to the receipt
+                // (`printed`, or `print_failed` with a non-zero exit).
+                show_sale(&store, &store.sale(sale.id)?, None, true)?;
+            }
+            issued?;
         }
         Command::Void {
             validation_number,
@@ -599,6 +622,16 @@ fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
         } => {
             crate::kiosk::screenshot::render_to_file(&screen, &out, width, height)?;
             println!("Wrote {}", out.display());
+        }
+        Command::Tour { out, width, height } => {
+            let shots = crate::kiosk::screenshot::tour(&out, width, height)?;
+            for shot in &shots {
+                println!("Wrote {}", shot.display());
+            }
+            println!(
+                "Receipts (.txt, .png, .bin) are in {}",
+                printer::sim_dir(&out.join("rsu.sqlite3")).display()
+            );
         }
         Command::Measure { sales } => crate::kiosk::measure::run(sales)?,
         Command::Spoil {

@@ -1,5 +1,6 @@
 //! `rsu-app`: the raffle sales unit kiosk and its headless CLI on the device store.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -10,6 +11,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     match rsu_app::cli::run(std::env::args_os()) {
         Ok(code) => code,

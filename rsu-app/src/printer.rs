@@ -7,7 +7,6 @@
 //! configured": the CLI then shows receipts on the terminal, as it always did.
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use rsu_core::draw::{DrawNumber, DrawRange};
 use rsu_core::money::{Currency, Money};
 use rsu_core::payload::{PaymentMethod, ShiftClosePayload};
@@ -87,47 +86,22 @@ pub fn clear_settings(db: &Path) -> Result<bool> {
     }
 }
 
-/// A venue-local time for the receipt and its label. Event time zones are IANA names or fixed
-/// offsets; without a time zone database on the device only `UTC` and offsets such as `+02:00`
-/// (or `UTC-05:00`) are converted, anything else prints in UTC labelled `UTC`.
-pub fn venue_time(t: DateTime<Utc>, tz: &str) -> (NaiveDateTime, String) {
-    let trimmed = tz.trim();
-    let offset_text = trimmed
-        .strip_prefix("UTC")
-        .or_else(|| trimmed.strip_prefix("GMT"))
-        .unwrap_or(trimmed);
-    if trimmed.eq_ignore_ascii_case("utc") || offset_text.is_empty() {
-        return (t.naive_utc(), "UTC".into());
-    }
-    match parse_offset(offset_text) {
-        Some(off) => (t.with_timezone(&off).naive_local(), format!("UTC{off}")),
-        None => (t.naive_utc(), "UTC".into()),
-    }
-}
-
-fn parse_offset(s: &str) -> Option<FixedOffset> {
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
-    };
-    let (h, m) = match rest.split_once(':') {
-        Some((h, m)) => (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?),
-        None => (rest.parse::<i32>().ok()?, 0),
-    };
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
-}
+/// A venue-local time for the receipt and its label (`EDT (UTC-04:00)`, `UTC+02:00`, `UTC`):
+/// IANA names through the time zone database, fixed offsets as given. See [`rsu_print::venue`].
+pub use rsu_print::venue_time;
 
 /// The receipt of a stored sale (`reprint = Some(n)` for the n-th reprint).
 pub fn sale_receipt(sale: &Sale, ctx: &ReceiptContext, reprint: Option<u32>) -> SaleReceipt {
-    let (draw_at, tz) = venue_time(ctx.draw_time, &ctx.timezone);
-    let (issued_at, _) = venue_time(sale.sold_at, &ctx.timezone);
+    let (draw_at, draw_tz) = venue_time(ctx.draw_time, &ctx.timezone);
+    let (issued_at, tz) = venue_time(sale.sold_at, &ctx.timezone);
     SaleReceipt {
         organization_name: ctx.organization_name.clone(),
         licence_number: ctx.license_number.clone(),
         event_name: ctx.event_name.clone(),
         event_id: ctx.event_identifier.clone(),
         draw_at,
+        // The draw may fall on the other side of a daylight-saving change.
+        draw_time_zone: (draw_tz != tz).then_some(draw_tz),
         time_zone: tz,
         rsu_id: format!("RSU{:03}", ctx.rsu_no),
         operator_name: ctx.operator_name.clone(),
@@ -402,10 +376,10 @@ impl Printer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     #[test]
-    fn venue_time_converts_utc_and_fixed_offsets_and_falls_back_to_utc() {
+    fn venue_time_converts_utc_fixed_offsets_and_named_zones() {
         let t = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
         assert_eq!(venue_time(t, "UTC").1, "UTC");
         let (local, label) = venue_time(t, "-04:00");
@@ -413,10 +387,11 @@ mod tests {
         assert_eq!(label, "UTC-04:00");
         let (local, _) = venue_time(t, "UTC+05:30");
         assert_eq!(local.format("%H:%M").to_string(), "17:30");
+        // Named zones used to print in UTC; they now print venue time (issue 15).
         let (local, label) = venue_time(t, "America/Toronto");
         assert_eq!(
             (local.format("%H:%M").to_string(), label.as_str()),
-            ("12:00".into(), "UTC")
+            ("08:00".into(), "EDT (UTC-04:00)")
         );
     }
 

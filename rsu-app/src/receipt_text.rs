@@ -15,12 +15,14 @@ pub fn sale_text(sale: &Sale, ctx: &ReceiptContext, reprint: Option<u32>) -> Str
         "{}\nLicence {}\n{}\n",
         ctx.organization_name, ctx.license_number, line
     ));
+    let (draw_at, draw_tz) = rsu_print::venue_time(ctx.draw_time, &ctx.timezone);
+    let (issued_at, issued_tz) = rsu_print::venue_time(sale.sold_at, &ctx.timezone);
     out.push_str(&format!(
         "{} ({})\nDraw: {} {}\n",
         ctx.event_name,
         ctx.event_identifier,
-        ctx.draw_time.format("%Y-%m-%d %H:%M"),
-        ctx.timezone
+        draw_at.format("%Y-%m-%d %H:%M"),
+        draw_tz
     ));
     out.push_str(&format!("{}\n", line));
     out.push_str(&format!(
@@ -43,16 +45,17 @@ pub fn sale_text(sale: &Sale, ctx: &ReceiptContext, reprint: Option<u32>) -> Str
     out.push_str(&format!("Validation: {}\n", sale.validation_number));
     out.push_str(&format!("{}\n", line));
     out.push_str(&format!(
-        "RSU {} ({:03}) - {}\nIssued {}\n",
+        "RSU {} ({:03}) - {}\nIssued {} {}\n",
         ctx.rsu_name,
         ctx.rsu_no,
         ctx.operator_name,
-        sale.sold_at.format("%Y-%m-%d %H:%M:%S UTC")
+        issued_at.format("%Y-%m-%d %H:%M:%S"),
+        issued_tz
     ));
     out.push_str(&format!(
         "Rules: {}\nTicket holders need not be present to win.\n{}\n{}\n",
         ctx.jurisdiction.rules_url,
-        ctx.jurisdiction.claim_deadline,
+        rsu_print::claim_line(&ctx.jurisdiction.claim_deadline),
         ctx.jurisdiction.responsible_gaming_text
     ));
     out

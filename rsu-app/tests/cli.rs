@@ -38,13 +38,17 @@ fn demo_init_then_sell_prints_a_complete_receipt_and_status_reports_it() {
         "Validation: RSU001-",
         "Ticket holders need not be present to win.",
         "Sam Seller",
-        "Claim within",
+        // The demo's claim deadline is a date, printed after "Claim by" (it used to read
+        // "Claim by Claim within 90 days of the draw (…)" on the printed receipt).
+        "Claim by 20",
+        "(90 days after the draw)",
         "Play responsibly",
         "https://example.org/raffle-rules",
         "$20.00",
     ] {
         assert!(out.contains(field), "receipt lacks {field:?}:\n{out}");
     }
+    assert!(!out.contains("Claim by Claim"), "{out}");
     let o = run(&db, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["sales"], 1);
@@ -187,4 +191,98 @@ fn a_receipt_that_could_not_print_completely_refuses_the_sale_before_commit() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["sales"], 0);
     assert_eq!(v["numbersLeft"], 200, "no draw number was used");
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", text(o)))
+}
+
+#[test]
+fn sell_json_reports_the_print_state_after_printing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rsu.sqlite3");
+    assert!(run(&db, &["demo-init"]).status.success());
+    run(&db, &["login", "--pin", "1111"]);
+    // On the terminal (no printer configured): shown, so printed.
+    let o = run(&db, &["sell", "--package", "1", "--json"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(json(&o)["printState"], "printed");
+    // On the simulated printer: printed and confirmed by its status.
+    let o = run(&db, &["sell", "--package", "1", "--json", "--printer", "sim"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(json(&o)["printState"], "printed");
+    // Out of paper: still one JSON answer, saying the print failed, and a non-zero exit.
+    let receipts = dir.path().join("receipts");
+    std::fs::write(receipts.join("PAPER_OUT"), b"").unwrap();
+    let o = run(&db, &["sell", "--package", "1", "--json", "--printer", "sim"]);
+    assert!(!o.status.success());
+    let v = json(&o);
+    assert_eq!(v["printState"], "print_failed", "{v}");
+    assert!(text(&o).1.contains("did not print"), "{:?}", text(&o));
+}
+
+#[test]
+fn enroll_help_names_the_server_commands_that_make_a_token() {
+    let o = Command::new(BIN)
+        .args(["enroll", "--help"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("admin rsu create"), "no such command:\n{out}");
+    for real in ["server-stub admin create-rsu", "server-stub demo-seed"] {
+        assert!(out.contains(real), "{real:?} missing:\n{out}");
+    }
+}
+
+#[test]
+fn the_tour_leaves_a_screenshot_of_each_step_and_the_receipts_without_a_display() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tour");
+    let o = Command::new(BIN)
+        .args(["tour", "--width", "800", "--height", "500", "--out"])
+        .arg(&out)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+    let mut shots: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".png"))
+        .collect();
+    shots.sort();
+    assert_eq!(
+        shots,
+        [
+            "01-login.png",
+            "02-sell.png",
+            "03-sale-printed.png",
+            "04-print-failure.png",
+            "05-reprinted.png",
+            "06-recent-sales.png",
+            "07-shift.png",
+            "08-shift-closed.png"
+        ]
+    );
+    // Two sales printed, the failed one reprinted, and the Z report: each as text and picture.
+    let receipts: Vec<String> = std::fs::read_dir(out.join("receipts"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let all = receipts.join("\n");
+    assert!(all.contains("REPRINT 1"), "the reprint is among the receipts");
+    assert!(all.contains("Z REPORT"), "the shift's Z report is among the receipts");
+    assert!(
+        std::fs::read_dir(out.join("receipts"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
+            .count()
+            >= 4
+    );
+    let (stdout, _) = text(&o);
+    assert!(stdout.contains(&out.join("receipts").display().to_string()), "{stdout}");
 }

@@ -15,6 +15,7 @@
 //! - [`sim`] holds simulated printers (pseudo-terminal and TCP) that record every byte, answer
 //!   status queries and can be told to fail.
 //! - [`decode`] turns recorded bytes back into a text transcript and a 1-bit PNG.
+//! - [`venue`] turns UTC instants into the venue's local time and its label (`EDT (UTC-04:00)`).
 //!
 //! Invariants this crate keeps:
 //! - A job is sent at most once. Nothing here retries; a reprint is a new, explicit job.
@@ -30,6 +31,7 @@ pub mod sim;
 pub mod status;
 pub mod text;
 pub mod transport;
+pub mod venue;
 pub mod worker;
 
 mod fdio;
@@ -37,10 +39,11 @@ mod fdio;
 pub use config::{FlowControl, PrinterConfig, TransportConfig};
 pub use error::{PrintError, ReceiptError};
 pub use receipt::{
-    check_complete, compose_sale, compose_test_page, compose_z_report, required_fields_missing,
+    check_complete, claim_line, compose_sale, compose_test_page, compose_z_report, required_fields_missing,
     DrawerPin, SaleReceipt, TestPage, ZPackageLine, ZRangeUse, ZReport,
 };
 pub use status::{PrinterStatus, PrinterWarning};
+pub use venue::venue_time;
 pub use worker::{JobHandle, PrintFailure, PrintJob, PrintOutcome, PrintReport, PrintWorker};
 
 use serde::{Deserialize, Serialize};

@@ -43,8 +43,12 @@ pub struct SaleReceipt {
     pub event_id: String,
     /// Draw date and time in the venue's local time.
     pub draw_at: NaiveDateTime,
-    /// Label printed after local times, e.g. `EDT` or `America/Toronto`.
+    /// Label printed after local times, e.g. `EDT (UTC-04:00)` (see [`crate::venue_time`]).
     pub time_zone: String,
+    /// Label printed after the draw time when it is not `time_zone`: a daylight-saving change
+    /// between issue and draw (issued in `EST`, drawn in `EDT`). `None` prints `time_zone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw_time_zone: Option<String>,
     /// The device's identifier, e.g. `RSU001`.
     pub rsu_id: String,
     pub operator_name: String,
@@ -71,7 +75,9 @@ pub struct SaleReceipt {
     /// caller, printable ASCII, must contain the validation number).
     pub qr_payload: String,
     pub rules_url: String,
-    /// Claim deadline as the jurisdiction profile words it, e.g. `2026-10-04` or `90 days after the draw`.
+    /// Claim deadline as the jurisdiction profile words it, e.g. `2026-10-04` or `90 days after
+    /// the draw`; printed after "Claim by " unless it is already a sentence starting with "Claim"
+    /// (see [`claim_line`]).
     pub claim_deadline: String,
     pub responsible_gaming_text: String,
     /// `Some(n)` for the n-th reprint of this sale: the receipt says `REPRINT n`.
@@ -242,6 +248,22 @@ fn check_sale_consistency(r: &SaleReceipt) -> Result<(), ReceiptError> {
     Ok(())
 }
 
+/// The receipt's claim line: `Claim by <deadline>`, or the deadline as given when the
+/// jurisdiction profile already words it as a sentence ("Claim within 90 days of the draw"), so
+/// it never reads "Claim by Claim within …".
+pub fn claim_line(deadline: &str) -> String {
+    let d = deadline.trim();
+    let is_sentence = d
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("claim"));
+    if is_sentence {
+        d.to_string()
+    } else {
+        format!("Claim by {d}")
+    }
+}
+
 /// Composes a sale receipt (or a reprint of one, when `r.reprint` is set).
 pub fn compose_sale(r: &SaleReceipt, width: PaperWidth) -> Result<Vec<u8>, ReceiptError> {
     check_sale_consistency(r)?;
@@ -264,7 +286,11 @@ pub fn compose_sale(r: &SaleReceipt, width: PaperWidth) -> Result<Vec<u8>, Recei
     d.bold(false)?;
     d.para(&format!("Event {}", r.event_id), "eventId")?;
     d.para(
-        &format!("Draw {} {}", r.draw_at.format("%Y-%m-%d %H:%M"), tz),
+        &format!(
+            "Draw {} {}",
+            r.draw_at.format("%Y-%m-%d %H:%M"),
+            r.draw_time_zone.as_deref().unwrap_or(tz)
+        ),
         "drawAt",
     )?;
     d.rule()?;
@@ -326,7 +352,7 @@ pub fn compose_sale(r: &SaleReceipt, width: PaperWidth) -> Result<Vec<u8>, Recei
     d.bold(true)?;
     d.para(NEED_NOT_BE_PRESENT, "needNotBePresent")?;
     d.bold(false)?;
-    d.para(&format!("Claim by {}", r.claim_deadline), "claimDeadline")?;
+    d.para(&claim_line(&r.claim_deadline), "claimDeadline")?;
     d.para("Rules:", "rulesUrl")?;
     d.exact(&r.rules_url, "rulesUrl")?;
     d.blank()?;

@@ -405,3 +405,61 @@ fn the_z_report_adds_up_and_shows_the_chain() {
         .iter()
         .any(|l| l.contains("9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c")));
 }
+
+/// The receipt's lines joined without line breaks (for values the 58 mm layout wraps).
+fn flat_text(bytes: &[u8]) -> String {
+    decode(bytes)
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn a_named_venue_zone_prints_local_times_with_est_in_winter_and_edt_in_summer() {
+    use chrono::{TimeZone, Utc};
+    // Sold on a winter evening in Toronto, drawn on a summer night: two different offsets.
+    let sold = Utc.with_ymd_and_hms(2026, 1, 15, 23, 2, 11).unwrap();
+    let draw = Utc.with_ymd_and_hms(2026, 7, 5, 1, 30, 0).unwrap();
+    let (issued_at, issued_tz) = rsu_print::venue_time(sold, "America/Toronto");
+    let (draw_at, draw_tz) = rsu_print::venue_time(draw, "America/Toronto");
+    let mut r = sale();
+    r.issued_at = issued_at;
+    r.time_zone = issued_tz;
+    r.draw_at = draw_at;
+    r.draw_time_zone = Some(draw_tz);
+    for w in WIDTHS {
+        let text = flat_text(&compose_sale(&r, w).unwrap());
+        // 23:02 UTC is 18:02 EST the same day; 01:30 UTC on 5 July is 21:30 EDT on 4 July.
+        for needle in [
+            "2026-01-15 18:02:11 EST (UTC-05:00)",
+            "Draw 2026-07-04 21:30 EDT (UTC-04:00)",
+        ] {
+            assert!(text.contains(needle), "{}: {needle:?} missing from\n{text}", w.label());
+        }
+    }
+    // Both in summer: one label for both, and a fixed offset still prints as before.
+    let (at, tz) = rsu_print::venue_time(draw, "-04:00");
+    assert_eq!(
+        (at.format("%Y-%m-%d %H:%M").to_string(), tz.as_str()),
+        ("2026-07-04 21:30".into(), "UTC-04:00")
+    );
+}
+
+#[test]
+fn the_claim_line_never_reads_claim_by_claim() {
+    assert_eq!(
+        rsu_print::claim_line("2026-10-04 (90 days after the draw)"),
+        "Claim by 2026-10-04 (90 days after the draw)"
+    );
+    assert_eq!(
+        rsu_print::claim_line("Claim within 90 days of the draw (2027-03-31)"),
+        "Claim within 90 days of the draw (2027-03-31)"
+    );
+    let mut r = sale();
+    r.claim_deadline = "Claim within 90 days of the draw".into();
+    let text = flat_text(&compose_sale(&r, PaperWidth::Mm80).unwrap());
+    assert!(text.contains("Claim within 90 days of the draw"), "{text}");
+    assert!(!text.contains("Claim by Claim"), "{text}");
+}

@@ -498,7 +498,9 @@ pub const DEMO_SUPERVISOR_PIN: &str = "9999";
 
 /// The demo device: "Summer Festival Raffle", active from an hour ago for 30 days, packages
 /// 1 ticket $5 / 5 tickets $20 / 25 tickets $50, allocations 1001–1100 and 1101–1200, a seller
-/// (PIN 1111) and a supervisor (PIN 9999).
+/// (PIN 1111) and a supervisor (PIN 9999). The server's `server-stub demo-seed` creates the same
+/// demo (organization, event, packages and prices, operators, allocations), so a device enrolled
+/// with a seeded server sells exactly what the kiosk demo sells.
 pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig), StoreError> {
     let usd = Currency::new("USD").map_err(|e| StoreError::Invalid(e.to_string()))?;
     let id = |n: u128| Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n);
@@ -518,6 +520,7 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
         active_to: None,
     };
     let sales_end = now + Duration::days(30);
+    let draw_time = sales_end + Duration::hours(1);
     let identity = DeviceIdentity {
         rsu_id: id(0x1),
         rsu_no: 1,
@@ -562,7 +565,7 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
             currency: "USD".into(),
             sales_start_time: now - Duration::hours(1),
             sales_end_time: sales_end,
-            draw_time: sales_end + Duration::hours(1),
+            draw_time,
             timezone: "UTC".into(),
             venue_name: Some("Riverside Park".into()),
             jackpot: Some(JackpotRule {
@@ -576,9 +579,10 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
                 offline_sales_allowed: true,
                 required_receipt_fields: vec![],
                 responsible_gaming_text: "Play responsibly. Help: 1-800-522-4700".into(),
+                // Printed after "Claim by " (the same wording as the server's demo-seed).
                 claim_deadline: format!(
-                    "Claim within 90 days of the draw ({})",
-                    (sales_end + Duration::days(90)).format("%Y-%m-%d")
+                    "{} (90 days after the draw)",
+                    (draw_time + Duration::days(90)).format("%Y-%m-%d")
                 ),
                 rules_url: "https://example.org/raffle-rules".into(),
             },

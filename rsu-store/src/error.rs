@@ -11,6 +11,8 @@ pub enum StoreError {
     Corrupt { path: PathBuf, detail: String },
     #[error("{} is not a device database (or it is encrypted or damaged). It has been left untouched: check the --db path", .0.display())]
     NotADatabase(PathBuf),
+    #[error("the device database file {} can be opened by other users of this machine (mode {mode:04o}), and it holds the validation key and the PIN hashes. It has been left untouched: make it private with `chmod 600 {}`, then try again", path.display(), path.display())]
+    NotPrivate { path: PathBuf, mode: u32 },
     #[error("no device database at {}: create one with `rsu-app demo-init` or enroll the device", .0.display())]
     Missing(PathBuf),
     #[error(
@@ -50,6 +52,8 @@ pub enum LoginError {
     LockedOut { until: String },
     #[error("A supervisor PIN is needed for this.")]
     NotSupervisor,
+    #[error("This PIN belongs to more than one operator, so it cannot say who you are: login is refused. Ask the raffle manager to give each operator a PIN of their own.")]
+    AmbiguousPin,
     #[error("A PIN is 4 to 8 digits.")]
     BadForm,
 }
@@ -97,6 +101,7 @@ impl StoreError {
             StoreError::Corrupt { .. } => "database_corrupt",
             StoreError::NotADatabase(_) => "not_a_database",
             StoreError::Missing(_) => "database_missing",
+            StoreError::NotPrivate { .. } => "database_not_private",
             StoreError::DiskFull => "disk_full",
             StoreError::TooNew { .. } => "schema_too_new",
             StoreError::NotEnrolled => "not_enrolled",
@@ -105,6 +110,7 @@ impl StoreError {
             StoreError::Login(LoginError::WrongPin { .. }) => "wrong_pin",
             StoreError::Login(LoginError::LockedOut { .. }) => "locked_out",
             StoreError::Login(LoginError::NotSupervisor) => "not_supervisor",
+            StoreError::Login(LoginError::AmbiguousPin) => "ambiguous_pin",
             StoreError::Login(LoginError::BadForm) => "bad_pin_form",
             StoreError::Invalid(_) => "invalid",
             StoreError::Chain(_) => "chain_broken",

@@ -4,7 +4,8 @@
 //! write is one short `BEGIN IMMEDIATE` transaction with a busy timeout, so neither sees
 //! `SQLITE_BUSY`. `synchronous=FULL` makes a committed sale survive power loss (DESIGN §3.1).
 //! A database that fails its checks is reported and kept: it may hold unsynced sales, so this
-//! crate never deletes or recreates one.
+//! crate never deletes or recreates one. The database holds the validation key and the PIN
+//! hashes, so it and every copy of it are owner-only (`privacy.rs`).
 
 pub mod closing;
 mod config;
@@ -12,6 +13,7 @@ mod error;
 mod journal;
 pub mod kiosk;
 mod people;
+mod privacy;
 mod sale;
 mod status;
 mod sync_state;
@@ -22,7 +24,8 @@ pub use config::{
 };
 pub use error::{LoginError, StoreError};
 pub use journal::{write_export_lines, EntryOutcome, SyncResult};
-pub use people::{Operator, Shift};
+pub use people::{lockout_minutes, Operator, Shift, LOCKOUT_MINUTES, MAX_PIN_ATTEMPTS};
+pub use privacy::{PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
 pub use sale::{PrintState, ReceiptContext, Sale, SaleRequest};
 pub use status::{
     reset_database, AllocationStatus, StartupReport, Status, SyncCounts, VerifyReport,
@@ -40,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/device/0001_init.sql"),
     include_str!("../../migrations/device/0002_sync.sql"),
     include_str!("../../migrations/device/0003_device_life.sql"),
+    include_str!("../../migrations/device/0004_device_extras.sql"),
     include_str!("../../migrations/device/0005_close.sql"),
 ];
 
@@ -68,12 +72,13 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
-                    what: format!("creating the data directory {}", dir.display()),
-                    source: e,
-                })?;
+                privacy::create_private_dir(dir)?;
             }
         }
+        // The file holds the validation key and the PIN hashes: refuse one other users can
+        // open, and create a new one owner-only (SQLite gives its -wal and -shm the same mode).
+        privacy::refuse_shared_files(&path)?;
+        privacy::create_private_file(&path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;

@@ -13,8 +13,15 @@ use crate::{parse_ts, parse_uuid, ts, LoginError, Store, StoreError};
 
 /// Wrong PINs in a row before the keypad locks.
 pub const MAX_PIN_ATTEMPTS: u32 = 5;
-/// How long the keypad stays locked.
-pub const LOCKOUT_MINUTES: i64 = 5;
+/// How long the keypad stays locked: the first lockout since the last accepted PIN lasts 5
+/// minutes, the second 15, every later one 60.
+pub const LOCKOUT_MINUTES: [i64; 3] = [5, 15, 60];
+
+/// The length of the `n`-th lockout in a row (1-based).
+pub fn lockout_minutes(n: u32) -> i64 {
+    let i = (n.max(1) as usize - 1).min(LOCKOUT_MINUTES.len() - 1);
+    LOCKOUT_MINUTES[i]
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Operator {
@@ -62,8 +69,11 @@ fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Stri
 
 impl Store {
     /// Checks a PIN against the roster. Wrong PINs are counted (and committed) even though the
-    /// caller's operation fails; five in a row lock the keypad for five minutes. Every failure and
-    /// lockout is a critical event.
+    /// caller's operation fails; five in a row lock the keypad, for 5, then 15, then 60 minutes
+    /// on repeated lockouts until a PIN is accepted. A PIN that matches more than one active
+    /// operator is refused: it cannot say who is at the keypad (a seller sharing a supervisor's
+    /// PIN would otherwise act as the supervisor). Every failure, lockout and ambiguous PIN is a
+    /// critical event.
     pub fn authenticate(
         &mut self,
         pin: &str,
@@ -74,11 +84,11 @@ impl Store {
         }
         let now = self.now()?;
         let tx = self.begin()?;
-        let (attempts, locked_until): (u32, Option<String>) = tx
+        let (attempts, locked_until, lockouts): (u32, Option<String>, u32) = tx
             .query_row(
-                "SELECT failed_pin_attempts, locked_until FROM device WHERE id = 1",
+                "SELECT failed_pin_attempts, locked_until, pin_lockouts FROM device WHERE id = 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?
             .ok_or(StoreError::NotEnrolled)?;
@@ -89,29 +99,51 @@ impl Store {
         }
         let roster: Vec<(String, String, String, String)> = {
             let mut stmt = tx.prepare(
-                "SELECT id, name, role, pin_hash FROM operators WHERE is_active = 1 ORDER BY role DESC, name",
+                "SELECT id, name, role, pin_hash FROM operators WHERE is_active = 1 ORDER BY name, id",
             )?;
             let rows = stmt.query_map([], operator_row)?;
             rows.collect::<Result<_, _>>()?
         };
-        let mut found = None;
+        // Every operator is checked, not just up to the first match: a PIN two operators share
+        // must be refused, whichever of them is typing it.
+        let mut matches = Vec::new();
         for (id, name, role, hash) in roster {
             if rsu_core::pin::verify_pin(pin, &hash).unwrap_or(false) {
                 let role = Role::parse(&role).ok_or_else(|| {
                     StoreError::Invalid(format!("operator {name} has unknown role {role}"))
                 })?;
-                found = Some(Operator {
+                matches.push(Operator {
                     id: parse_uuid(&id)?,
                     name,
                     role,
                 });
-                break;
             }
         }
-        match found {
+        if matches.len() > 1 {
+            // Not a wrong PIN (the person knows a valid one), so not counted towards a lockout;
+            // recorded for the raffle manager, who must give each operator a PIN of their own.
+            let ids: Vec<Uuid> = matches.iter().map(|o| o.id).collect();
+            let names: Vec<&str> = matches.iter().map(|o| o.name.as_str()).collect();
+            critical(
+                &tx,
+                now,
+                "PIN_AMBIGUOUS",
+                "CRITICAL",
+                format!(
+                    "a PIN shared by {} operators was refused ({}): the roster must give each operator a PIN of their own",
+                    matches.len(),
+                    names.join(", ")
+                ),
+                None,
+                json!({"operatorIds": ids}),
+            )?;
+            tx.commit()?;
+            return Err(LoginError::AmbiguousPin.into());
+        }
+        match matches.pop() {
             Some(op) => {
                 tx.execute(
-                    "UPDATE device SET failed_pin_attempts = 0, locked_until = NULL WHERE id = 1",
+                    "UPDATE device SET failed_pin_attempts = 0, locked_until = NULL, pin_lockouts = 0 WHERE id = 1",
                     [],
                 )?;
                 if need_supervisor && op.role != Role::Supervisor {
@@ -133,19 +165,23 @@ impl Store {
                     json!({"attempts": attempts}),
                 )?;
                 let result = if attempts >= MAX_PIN_ATTEMPTS {
-                    let until = ts(&(now + Duration::minutes(LOCKOUT_MINUTES)));
+                    let lockouts = lockouts.saturating_add(1);
+                    let minutes = lockout_minutes(lockouts);
+                    let until = ts(&(now + Duration::minutes(minutes)));
                     tx.execute(
-                        "UPDATE device SET failed_pin_attempts = 0, locked_until = ?1 WHERE id = 1",
-                        [&until],
+                        "UPDATE device SET failed_pin_attempts = 0, locked_until = ?1, pin_lockouts = ?2 WHERE id = 1",
+                        params![&until, lockouts],
                     )?;
                     critical(
                         &tx,
                         now,
                         "LOCKOUT",
                         "CRITICAL",
-                        format!("keypad locked after {attempts} wrong PINs"),
+                        format!(
+                            "keypad locked for {minutes} minutes after {attempts} wrong PINs (lockout {lockouts} in a row)"
+                        ),
                         None,
-                        json!({"lockedUntil": until}),
+                        json!({"lockedUntil": until, "minutes": minutes, "lockoutsInARow": lockouts}),
                     )?;
                     LoginError::LockedOut { until }
                 } else {

@@ -391,14 +391,16 @@ pub fn reset_database(path: &std::path::Path) -> Result<std::path::PathBuf, Stor
         store.ensure_nothing_pending("resetting the database")?;
         let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
         let aside = std::path::PathBuf::from(format!("{}.reset-{stamp}", path.display()));
-        for suffix in ["-wal", "-shm", ""] {
-            let from = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-            let to = std::path::PathBuf::from(format!("{}{suffix}", aside.display()));
+        let [db, wal, shm] = crate::privacy::database_files(path);
+        let [db_to, wal_to, shm_to] = crate::privacy::database_files(&aside);
+        for (from, to) in [(wal, wal_to), (shm, shm_to), (db, db_to)] {
             if from.exists() {
                 std::fs::rename(&from, &to).map_err(|e| StoreError::Io {
                     what: format!("moving {} aside", from.display()),
                     source: e,
                 })?;
+                // The copy holds the same secrets as the original: owner-only, whatever it was.
+                crate::privacy::make_private(&to)?;
             }
         }
         Ok(aside)

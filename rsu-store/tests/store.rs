@@ -96,11 +96,11 @@ fn the_store_uses_wal_full_sync_foreign_keys_and_a_versioned_schema() {
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "synchronous must be FULL (2)");
     assert_eq!(fk, 1);
-    assert_eq!(d.store.schema_version().unwrap(), 4);
+    assert_eq!(d.store.schema_version().unwrap(), 5);
     // Reopening applies nothing twice and keeps the data.
     drop(d.store);
     let s = Store::open(&d.path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     assert!(s.is_enrolled().unwrap());
 }
 
@@ -1004,8 +1004,11 @@ fn a_version_1_database_file_upgrades_in_place_and_keeps_its_data() {
         .unwrap();
         c.pragma_update(None, "user_version", 1).unwrap();
     }
+    // rusqlite created the file with the umask's mode; the store refuses a database other users
+    // can read, so make it owner-only as the store itself would have created it.
+    set_mode(&path, 0o600);
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     let (no, epoch): (u32, i64) = s
         .connection()
         .query_row("SELECT rsu_no, epoch FROM device", [], |r| {
@@ -1084,4 +1087,221 @@ fn reset_moves_the_database_aside_once_everything_is_synced() {
     let old = Store::open(&aside).unwrap();
     old.find_sale(&sale.validation_number)
         .expect("the old database is kept, with its sales");
+}
+
+fn mode_of(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn set_mode(p: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn with_suffix(p: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut s = p.as_os_str().to_os_string();
+    s.push(suffix);
+    s.into()
+}
+
+#[test]
+fn the_database_its_wal_and_shm_are_created_owner_only_in_an_owner_only_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    // Let the parent be shared, as /tmp or a home directory may be: only what the store creates
+    // must be private.
+    set_mode(dir.path(), 0o755);
+    let data = dir.path().join("data");
+    let path = data.join("device").join("rsu.sqlite3");
+    let mut store = Store::open(&path).unwrap();
+    let t0 = Utc::now();
+    store.set_fixed_now(Some(t0));
+    let (identity, config) = demo_config(t0).unwrap();
+    store.set_identity(&identity).unwrap();
+    store.apply_config(&config).unwrap();
+    store.login(SELLER, None).unwrap();
+    // While the store is open the WAL and the shared memory exist, and hold sales too.
+    let wal = with_suffix(&path, "-wal");
+    let shm = with_suffix(&path, "-shm");
+    assert!(wal.exists() && shm.exists());
+    for f in [&path, &wal, &shm] {
+        assert_eq!(mode_of(f), 0o600, "{}", f.display());
+    }
+    for d in [&data, &data.join("device")] {
+        assert_eq!(mode_of(d), 0o700, "{}", d.display());
+    }
+    assert_eq!(rsu_store::PRIVATE_FILE_MODE, 0o600);
+}
+
+#[test]
+fn a_database_other_users_can_read_is_refused_with_the_command_that_fixes_it() {
+    let d = demo();
+    let path = d.path.clone();
+    drop(d.store);
+    set_mode(&path, 0o644);
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(err.code(), "database_not_private", "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("chmod 600 {}", path.display())) && msg.contains("0644"),
+        "{msg}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before, "left untouched");
+    assert_eq!(mode_of(&path), 0o644, "the store does not change it behind the user's back");
+    assert_eq!(
+        Store::open_existing(&path).unwrap_err().code(),
+        "database_not_private"
+    );
+    // Group-readable is just as shared.
+    set_mode(&path, 0o640);
+    assert_eq!(Store::open(&path).unwrap_err().code(), "database_not_private");
+    // The fix the message gives works.
+    set_mode(&path, 0o600);
+    let store = Store::open(&path).unwrap();
+    assert!(store.is_enrolled().unwrap());
+
+    // A WAL others can read (it holds the latest sales) is refused too, naming that file.
+    let wal = with_suffix(&path, "-wal");
+    assert!(wal.exists(), "the open store keeps its WAL");
+    set_mode(&wal, 0o644);
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(err.code(), "database_not_private", "{err}");
+    assert!(err.to_string().contains(&format!("chmod 600 {}", wal.display())));
+}
+
+#[test]
+fn a_reset_leaves_every_moved_aside_file_owner_only() {
+    let mut d = demo();
+    d.store.login(SELLER, None).unwrap();
+    sell_ok(&mut d, 1);
+    d.store.lock_screen().unwrap();
+    ack_all(&mut d.store);
+    // A second process (the sync daemon) still has the file open, so its WAL and shared memory
+    // are moved aside with it.
+    let daemon = Store::open(&d.path).unwrap();
+    let aside = rsu_store::reset_database(&d.path).unwrap();
+    let mut moved = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let f = with_suffix(&aside, suffix);
+        if f.exists() {
+            assert_eq!(mode_of(&f), 0o600, "{}", f.display());
+            moved.push(f);
+        }
+    }
+    assert!(moved.len() >= 2, "the database and its WAL were moved: {moved:?}");
+    drop(daemon);
+    drop(d.store);
+    // Nothing private is left readable in the directory.
+    for entry in std::fs::read_dir(d.path.parent().unwrap()).unwrap() {
+        let f = entry.unwrap().path();
+        assert_eq!(mode_of(&f) & 0o077, 0, "{}", f.display());
+    }
+}
+
+/// Five wrong PINs at `at`; returns the lockout's end.
+fn lock_keypad(d: &mut Demo, at: DateTime<Utc>) -> DateTime<Utc> {
+    d.store.set_fixed_now(Some(at));
+    for _ in 1..rsu_store::MAX_PIN_ATTEMPTS {
+        assert_eq!(d.store.login("0000", None).unwrap_err().code(), "wrong_pin");
+    }
+    match d.store.login("0000", None).unwrap_err() {
+        StoreError::Login(rsu_store::LoginError::LockedOut { until }) => {
+            DateTime::parse_from_rfc3339(&until).unwrap().with_timezone(&Utc)
+        }
+        other => panic!("expected a lockout, got {other}"),
+    }
+}
+
+#[test]
+fn repeated_lockouts_last_5_then_15_then_60_minutes_until_a_pin_is_accepted() {
+    let mut d = demo();
+    // Whole seconds: lockout ends are stored to the millisecond.
+    let mut at = chrono::SubsecRound::trunc_subsecs(d.t0, 0);
+    for (n, minutes) in [(1, 5), (2, 15), (3, 60), (4, 60)] {
+        let until = lock_keypad(&mut d, at);
+        assert_eq!(until - at, Duration::minutes(minutes), "lockout {n}");
+        // Still locked one minute before the end, even for the right PIN.
+        d.store
+            .set_fixed_now(Some(until - Duration::minutes(1)));
+        assert_eq!(d.store.login(SELLER, None).unwrap_err().code(), "locked_out");
+        at = until + Duration::seconds(1);
+    }
+    let minutes: Vec<i64> = {
+        let c = d.store.connection();
+        let mut stmt = c
+            .prepare(
+                "SELECT json_extract(body_json, '$.payload.metadata.minutes') FROM journal
+                 WHERE body_json LIKE '%\"eventType\":\"LOCKOUT\"%' ORDER BY seq",
+            )
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    assert_eq!(minutes, vec![5, 15, 60, 60], "each lockout is recorded with its length");
+    // An accepted PIN starts the escalation again.
+    d.store.set_fixed_now(Some(at));
+    d.store.login(SELLER, None).unwrap();
+    let at = at + Duration::minutes(1);
+    let until = lock_keypad(&mut d, at);
+    assert_eq!(until - at, Duration::minutes(5));
+    assert_eq!(rsu_store::lockout_minutes(1), 5);
+    assert_eq!(rsu_store::lockout_minutes(9), 60);
+}
+
+#[test]
+fn a_pin_that_matches_two_active_operators_is_refused_not_taken_as_the_supervisor() {
+    let mut d = demo();
+    // The roster gives a seller the supervisor's PIN (a different salt, the same PIN).
+    let mut cfg = d.config.clone();
+    cfg.version += 1;
+    let twin = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0999);
+    cfg.operators.push(rsu_core::config::OperatorConfig {
+        id: twin,
+        name: "Tess Twin".into(),
+        role: rsu_core::config::Role::Seller,
+        pin_hash: rsu_core::pin::hash_pin(SUPER, b"another-salt-123", 1000).unwrap(),
+        is_active: true,
+    });
+    d.store.apply_config(&cfg).unwrap();
+
+    let err = d.store.login(SUPER, None).unwrap_err();
+    assert_eq!(err.code(), "ambiguous_pin", "{err}");
+    assert!(
+        err.to_string().contains("more than one operator")
+            && err.to_string().contains("a PIN of their own"),
+        "{err}"
+    );
+    assert!(d.store.current_operator().unwrap().is_none(), "nobody logged in");
+    // Supervisor approvals with it are refused too: a seller cannot approve their own void.
+    d.store.login(SELLER, None).unwrap();
+    let sale = sell_ok(&mut d, 1);
+    assert_eq!(
+        d.store
+            .void(&sale.validation_number, SUPER, "test")
+            .unwrap_err()
+            .code(),
+        "ambiguous_pin"
+    );
+    // Refusals are recorded for the raffle manager and do not count towards a lockout.
+    let c = d.store.connection();
+    let (ambiguous, failed): (i64, i64) = c
+        .query_row(
+            "SELECT sum(body_json LIKE '%\"eventType\":\"PIN_AMBIGUOUS\"%'),
+                    sum(body_json LIKE '%\"eventType\":\"PIN_FAILED\"%') FROM journal",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((ambiguous, failed), (2, 0));
+    // Once the roster is fixed, the PIN says who it is again.
+    cfg.version += 1;
+    cfg.operators.last_mut().unwrap().is_active = false;
+    d.store.apply_config(&cfg).unwrap();
+    let (op, _) = d.store.login(SUPER, None).unwrap();
+    assert_eq!(op.role, rsu_core::config::Role::Supervisor);
 }

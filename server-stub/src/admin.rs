@@ -1014,7 +1014,10 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
 // The demo
 // ----------------------------------------------------------------------------------------------
 
-pub const DEMO_ORGANIZATION: &str = "Community Center Inc";
+/// The demo is the kiosk's (`rsu_store::demo_config`, `rsu-app demo-init`): the same
+/// organization, event, packages, prices, operators and allocations, so a device enrolled with a
+/// seeded server sells the packages the kiosk demo and the README name ("5 tickets").
+pub const DEMO_ORGANIZATION: &str = "Riverside Community Foundation";
 pub const DEMO_EVENT: &str = "Summer Festival Raffle";
 
 /// The same demo as the kiosk's `rsu-app demo-init`: an organization with a licence number,
@@ -1046,7 +1049,7 @@ pub async fn demo_seed(pool: &PgPool) -> AppResult<Value> {
         pool,
         &NewOrganization {
             name: DEMO_ORGANIZATION.into(),
-            license_number: "LIC-2026-001".into(),
+            license_number: "LIC-2026-0042".into(),
             currency: "USD".into(),
             validation_number_prefix: "RSU".into(),
             description: Some("Demo organization".into()),
@@ -1058,25 +1061,27 @@ pub async fn demo_seed(pool: &PgPool) -> AppResult<Value> {
         pool,
         &NewVenue {
             organization_id: org,
-            name: "Main Street Community Center".into(),
-            timezone: "America/Los_Angeles".into(),
+            name: "Riverside Park".into(),
+            timezone: "UTC".into(),
             capacity: Some(500),
         },
     )
     .await?;
     let venue = id_of(&venue, "venueId")?;
     let now = Utc::now();
+    let sales_end = now + Duration::days(30);
+    let draw_time = sales_end + Duration::hours(1);
     let ev = create_event(
         pool,
         &NewEvent {
             organization_id: org,
             venue_id: Some(venue),
             name: DEMO_EVENT.into(),
-            event_identifier: "RAFFLE-DEMO-001".into(),
+            event_identifier: "RAFFLE-2026-001".into(),
             currency: Some("USD".into()),
             sales_start_time: now - Duration::hours(1),
-            sales_end_time: now + Duration::days(30),
-            draw_time: now + Duration::days(30) + Duration::hours(1),
+            sales_end_time: sales_end,
+            draw_time,
             max_tickets: 200_000,
             rsu_range_start: Some(1001),
             rsu_range_end: Some(50_000),
@@ -1086,9 +1091,12 @@ pub async fn demo_seed(pool: &PgPool) -> AppResult<Value> {
             jackpot_percentage_bp: Some(5000),
             price_lock: true,
             offline_sales_allowed: true,
-            responsible_gaming_text: "Play responsibly. You must be 18 or older to buy tickets."
-                .into(),
-            claim_deadline: "Claim within 90 days of the draw".into(),
+            responsible_gaming_text: "Play responsibly. Help: 1-800-522-4700".into(),
+            // Printed after "Claim by " on the receipt.
+            claim_deadline: format!(
+                "{} (90 days after the draw)",
+                (draw_time + Duration::days(90)).format("%Y-%m-%d")
+            ),
             rules_url: "https://example.org/raffle-rules".into(),
             description: Some("Annual summer fundraiser raffle".into()),
         },
@@ -1096,9 +1104,9 @@ pub async fn demo_seed(pool: &PgPool) -> AppResult<Value> {
     .await?;
     let ev = id_of(&ev, "eventId")?;
     for (name, count, price, order) in [
-        ("Single", 1, 500, 1),
-        ("Value Pack", 5, 2000, 2),
-        ("Mega Pack", 25, 5000, 3),
+        ("1 ticket", 1, 500, 1),
+        ("5 tickets", 5, 2000, 2),
+        ("25 tickets", 25, 5000, 3),
     ] {
         create_package(
             pool,
@@ -1118,7 +1126,7 @@ pub async fn demo_seed(pool: &PgPool) -> AppResult<Value> {
         pool,
         &NewPrize {
             event_id: ev,
-            name: "50/50 Jackpot".into(),
+            name: "50/50 Winner".into(),
             kind: "percentage".into(),
             value: None,
             percentage_bp: Some(5000),
@@ -1141,7 +1149,7 @@ pub async fn demo_seed(pool: &PgPool) -> AppResult<Value> {
         pool,
         &NewOperator {
             organization_id: org,
-            name: "Sue Supervisor".into(),
+            name: "Pat Supervisor".into(),
             role: "supervisor".into(),
             pin: "9999".into(),
         },
@@ -1162,7 +1170,7 @@ pub async fn demo_seed(pool: &PgPool) -> AppResult<Value> {
         pool,
         &NewRsu {
             organization_id: org,
-            name: "RSU-001".into(),
+            name: "RSU-001 Main Gate (demo)".into(),
             rsu_no: Some(1),
             venue_id: Some(venue),
             max_offline_tickets: Some(500),

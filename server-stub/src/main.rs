@@ -6,11 +6,15 @@ use serde_json::Value;
 use server_stub::admin;
 use server_stub::settings::Settings;
 use server_stub::{db, AppState};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
-/// Companion server for raffle sales units.
+/// Companion server for raffle sales units: enrollment, signed device requests, configuration,
+/// allocations, and the journal push that reconciles device sales into orders and tickets; an
+/// admin CLI (and the same operations over HTTP) to set up organizations, events, packages,
+/// operators, RSUs and allocations.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, long_about = None)]
 struct Cli {
     /// Optional TOML settings file (database_url, bind, admin_token, max_connections);
     /// the environment (DATABASE_URL, SERVER_STUB_BIND, SERVER_STUB_ADMIN_TOKEN) wins over it.
@@ -80,6 +84,8 @@ async fn run() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: under systemd or redirected to a file, plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;

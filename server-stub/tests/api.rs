@@ -51,7 +51,7 @@ async fn enrollment_and_config_pull_serve_the_demo() -> R {
     assert_eq!(st, StatusCode::OK, "{v}");
     let cfg: wire::ConfigResponse = serde_json::from_value(v)?;
     assert_eq!(cfg.epoch, 1);
-    assert_eq!(cfg.config.organization.license_number, "LIC-2026-001");
+    assert_eq!(cfg.config.organization.license_number, "LIC-2026-0042");
     assert_eq!(
         cfg.config
             .organization

@@ -199,3 +199,108 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
     window.hide().ok();
     Ok(())
 }
+
+/// The steps of [`tour`], in order: each leaves `NN-<name>.png`.
+pub const TOUR: &[&str] = &[
+    "login",
+    "sell",
+    "sale-printed",
+    "print-failure",
+    "reprinted",
+    "recent-sales",
+    "shift",
+    "shift-closed",
+];
+
+/// A tour of the kiosk with no display: one demo device in `dir` (`dir/rsu.sqlite3`), driven
+/// through the kiosk's controller and adapters as a person would (log in, sell, a printer that
+/// runs out of paper, the reprint, recent sales, the shift and its Z report), a screenshot of
+/// the screen after each step in `dir`, and every receipt the simulated printer made in
+/// `dir/receipts` (`.txt`, `.png`, `.bin`). Returns the screenshots written.
+pub fn tour(dir: &Path, width: u32, height: u32) -> Result<Vec<std::path::PathBuf>> {
+    let platform = headless::install(width, height)
+        .map_err(|e| anyhow::anyhow!("cannot start the headless renderer: {e}"))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let db = dir.join("rsu.sqlite3");
+    if db.exists() {
+        bail!(
+            "{} already holds a tour: choose an empty directory",
+            dir.display()
+        );
+    }
+    let store = super::open_store(&db, true)?;
+    let sim = printer::sim_dir(&db);
+    let printer = Printer::start(printer::simulated(sim.clone(), Default::default()));
+    let mut service = KioskService::new(store, db.clone(), Some(printer));
+    let window = MainWindow::new().context("cannot create the kiosk window")?;
+    window.show().context("cannot show the kiosk window")?;
+    let mut shots = Vec::new();
+    let mut step = |service: &mut KioskService,
+                    cmds: Vec<Command>,
+                    screen: Option<&str>,
+                    name: &str|
+     -> Result<()> {
+        for cmd in cmds {
+            let mut events = Vec::new();
+            service.handle(cmd, &mut |e| events.push(e));
+            for e in events {
+                adapters::apply(&window, e);
+            }
+        }
+        if let Some(s) = screen {
+            window.global::<AppAdapter>().set_screen(s.into());
+        }
+        adapters::apply(&window, UiEvent::Status(service.status()?));
+        // Let transitions finish so each picture shows the settled screen.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        slint::platform::update_timers_and_animations();
+        let out = dir.join(format!("{:02}-{name}.png", shots.len() + 1));
+        headless::write_png(&platform.render(), &out)?;
+        shots.push(out);
+        Ok(())
+    };
+    let order = |window: &MainWindow, package: usize, card: bool| -> Result<Command> {
+        let list = window.global::<SellAdapter>().get_packages();
+        let p = slint::Model::row_data(&list, package).context("the demo has no such package")?;
+        Ok(Command::Sell(SellOrder {
+            package_id: p.id.to_string(),
+            card,
+            card_reference: if card {
+                "AUTH 482913".into()
+            } else {
+                String::new()
+            },
+            customer_name: if card {
+                "Jordan Lee".into()
+            } else {
+                String::new()
+            },
+            ..SellOrder::default()
+        }))
+    };
+    step(&mut service, vec![Command::Start], None, TOUR[0])?;
+    let login = Command::Login {
+        pin: rsu_store::DEMO_SELLER_PIN.into(),
+    };
+    step(&mut service, vec![login], None, TOUR[1])?;
+    let sale = order(&window, 1, true)?;
+    step(&mut service, vec![sale], None, TOUR[2])?;
+    let paper_out = sim.join("PAPER_OUT");
+    std::fs::write(&paper_out, b"").context("cannot simulate paper out")?;
+    let sale = order(&window, 0, false)?;
+    step(&mut service, vec![sale], None, TOUR[3])?;
+    std::fs::remove_file(&paper_out).context("cannot load the paper again")?;
+    step(&mut service, vec![Command::ReprintFailed], None, TOUR[4])?;
+    let sale = order(&window, 2, false)?;
+    let sales = Command::Sales {
+        search: String::new(),
+    };
+    step(&mut service, vec![sale, sales], Some("sales"), TOUR[5])?;
+    step(&mut service, vec![Command::Shift], Some("shift"), TOUR[6])?;
+    let close = Command::CloseShift {
+        supervisor_pin: rsu_store::DEMO_SUPERVISOR_PIN.into(),
+    };
+    step(&mut service, vec![close], Some("shift"), TOUR[7])?;
+    window.hide().ok();
+    Ok(shots)
+}

@@ -29,6 +29,7 @@ pub fn sale() -> SaleReceipt {
         event_id: "EVT-2026-0007".into(),
         draw_at: at(2026, 7, 4, 21, 30, 0),
         time_zone: "EDT".into(),
+        draw_time_zone: None,
         rsu_id: "RSU001".into(),
         operator_name: "José Müller".into(),
         issued_at: at(2026, 7, 4, 18, 2, 11),

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rsu_sync::lock::{DaemonLock, LockError};
 use rsu_sync::{Engine, Settings};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -73,9 +74,11 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RSU_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| "info".into());
+    // Colour only on a terminal: under systemd or redirected to a file, plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
