@@ -11,7 +11,7 @@ use rsu_core::money::Currency;
 use rsu_core::pin;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -880,6 +880,15 @@ pub struct Transition {
 /// Moves an event along the state machine of DESIGN §4, records a critical event and queues
 /// suspend/resume/close commands for the organization's RSUs.
 pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
+    let mut tx = pool.begin().await?;
+    let v = transition_in(&mut tx, a).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+/// [`transition`] inside the caller's transaction (which commits it): the event row stays
+/// locked until then.
+pub async fn transition_in(tx: &mut Transaction<'_, Postgres>, a: &Transition) -> AppResult<Value> {
     let to = EventState::parse(&a.to).ok_or_else(|| {
         bad(
             "to",
@@ -890,11 +899,10 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
             ),
         )
     })?;
-    let mut tx = pool.begin().await?;
     let row: Option<(Uuid, String, String)> =
         sqlx::query_as("SELECT organization_id, state, name FROM events WHERE id = $1 FOR UPDATE")
             .bind(a.event_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
     let (org, from, name) = row.ok_or_else(|| {
         AppError::not_found(
@@ -916,7 +924,7 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
             "SELECT COUNT(*) FROM ticket_packages WHERE event_id = $1 AND is_active",
         )
         .bind(a.event_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         if packages == 0 {
             return Err(AppError::conflict(
@@ -933,7 +941,7 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
     )
     .bind(a.event_id)
     .bind(to.as_str())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     sqlx::query(
         "INSERT INTO critical_events (event_type, event_id, severity, description, metadata)
@@ -942,7 +950,7 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
     .bind(a.event_id)
     .bind(format!("Raffle '{name}' transitioned from {from} to {to}"))
     .bind(json!({"previousState": from.as_str(), "newState": to.as_str(), "reason": a.reason}))
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let command = match (from, to) {
         (_, EventState::Suspended) => Some("suspend"),
@@ -958,7 +966,7 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
         .bind(org)
         .bind(kind)
         .bind(a.event_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
     sqlx::query(
@@ -968,10 +976,9 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
     .bind(a.event_id)
     .bind(json!({"state": from.as_str()}))
     .bind(json!({"state": to.as_str(), "reason": a.reason}))
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    bump_config_version(&mut tx, org).await?;
-    tx.commit().await?;
+    bump_config_version(tx, org).await?;
     Ok(json!({"eventId": a.event_id, "previousState": from.as_str(), "state": to.as_str()}))
 }
 

@@ -464,6 +464,8 @@ async fn every_rejection_code_is_answered_stored_with_its_payload_and_never_bloc
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let other_ev: Uuid = serde_json::from_value(other_ev["eventId"].clone())?;
+    // Sale payloads name the allocations of their numbers.
+    f.device.refresh_allocations(&f.db.pool).await?;
 
     // A sale already on the server, whose number another sale will claim (the COPY collision path),
     // and one for void tests.

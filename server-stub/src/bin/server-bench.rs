@@ -120,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        device.refresh_allocations(&pool).await?;
         device.next_number = start;
         let mut batches = vec![];
         let mut sales = vec![];
