@@ -103,6 +103,7 @@ fn sigkill_at_random_moments_never_loses_or_duplicates_a_sale() {
                 start_number: next_start,
                 end_number: next_start + 999,
                 state: "active".into(),
+                next_number: None,
             });
             next_start += 1000;
             store.apply_config(&config).unwrap();

@@ -64,6 +64,10 @@ pub struct RsuConfig {
     /// Draw numbers left under which the device asks for a top-up; `None` means 5 × the largest package.
     #[serde(default)]
     pub low_water_mark: Option<u64>,
+    /// The highest sale sequence the server has seen from this RSU in any epoch (see
+    /// `EnrollResponse::last_sale_seq`).
+    #[serde(default)]
+    pub last_sale_seq: u64,
 }
 
 /// The `rsu` part of the system configuration (seed 002).
@@ -156,9 +160,16 @@ pub struct AllocationConfig {
     pub event_id: Uuid,
     pub start_number: i64,
     pub end_number: i64,
-    /// `active` or `released`.
+    /// `active`, `exhausted`, `released`, or `withheld` (an earlier epoch of this RSU may have
+    /// sold from it without syncing: not sold from until an administrator confirms that
+    /// journal was synced or imported).
     #[serde(default = "active")]
     pub state: String,
+    /// The next number nobody has sold from this range as far as the server knows (one past the
+    /// highest number it holds for it); absent from servers before this field existed. The
+    /// device never sells below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_number: Option<i64>,
 }
 
 fn active() -> String {

@@ -327,6 +327,39 @@ pub struct EnrollRequest {
     pub app_version: String,
     /// SHA-256 of the application binary, hex.
     pub app_hash: String,
+    /// Present when the device already holds an identity of this RSU (key expired while
+    /// offline, an enrollment answer lost, re-enrollment of the same database): proves with the
+    /// previous key that this is the same database, so its ranges stay usable and its pending
+    /// entries of earlier epochs are still accepted (docs/sync.md "Recovery").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuity: Option<Continuity>,
+}
+
+/// Proof that an enrolling device is the database that held `key_id`: an Ed25519 signature by
+/// that key over [`continuity_message`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Continuity {
+    pub rsu_id: Uuid,
+    pub key_id: Uuid,
+    /// The 64-byte Ed25519 signature as 128 hex digits, as in `X-Rsu-Signature`.
+    pub signature: String,
+}
+
+/// The bytes a continuity proof signs: `RSU-ENROLL-CONTINUE-V1\n<rsu id>\n<key id>\n<SHA-256 of
+/// the token, hex>\n<new public key hex>`.
+pub fn continuity_message(
+    rsu_id: Uuid,
+    key_id: Uuid,
+    token: &str,
+    new_public_key_hex: &str,
+) -> Vec<u8> {
+    format!(
+        "RSU-ENROLL-CONTINUE-V1\n{rsu_id}\n{key_id}\n{}\n{}",
+        body_sha256_hex(token.trim().as_bytes()),
+        new_public_key_hex.to_ascii_lowercase()
+    )
+    .into_bytes()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,10 +377,18 @@ pub struct EnrollResponse {
     pub organization_name: String,
     pub license_number: String,
     pub validation_number_prefix: String,
-    /// HMAC key for validation number tags, 64 hex digits. Secret.
+    /// HMAC key for validation number tags, 64 hex digits. Secret. A new key in every epoch.
     pub validation_key: String,
     #[serde(with = "rfc3339_millis")]
     pub server_time: DateTime<Utc>,
+    /// The highest sale sequence the server has seen from this RSU in any epoch: the device's
+    /// next sale takes a higher one, so no validation number is issued twice.
+    #[serde(default)]
+    pub last_sale_seq: u64,
+    /// Whether the continuity proof was accepted (the database keeps its ranges and its pending
+    /// entries of earlier epochs).
+    #[serde(default)]
+    pub continued: bool,
 }
 
 /// `POST /v1/rsu/keys` (signed with the current key): registers the next key; both are valid
@@ -384,6 +425,29 @@ pub struct ConfigResponse {
     /// The device epoch the server considers current (the latest enrollment).
     pub epoch: i64,
     pub config: DeviceConfig,
+    /// When the key that signed this request expires; the device rotates ahead of it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "opt_rfc3339_millis"
+    )]
+    pub key_expires_at: Option<DateTime<Utc>>,
+}
+
+mod opt_rfc3339_millis {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(t) => crate::journal::rfc3339_millis::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Option::<DateTime<Utc>>::deserialize(d)
+    }
 }
 
 /// `POST /v1/rsu/allocations`.

@@ -34,6 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         start_number: 2000,
         end_number: 2000 + 10 * n as i64,
         state: "active".into(),
+        next_number: None,
     });
     store.set_identity(&identity)?;
     store.apply_config(&config)?;

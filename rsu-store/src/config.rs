@@ -13,6 +13,10 @@ use uuid::Uuid;
 use crate::journal::{append, critical};
 use crate::{parse_uuid, ts, Store, StoreError};
 
+/// The most one server contact may move the device clock back (10 minutes). Forward corrections
+/// are applied whole: they can only close a sales window early, never reopen one.
+pub const MAX_CLOCK_STEP_BACK_MS: i64 = 10 * 60 * 1000;
+
 /// Who this device is, from enrollment (or the demo).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceIdentity {
@@ -77,18 +81,60 @@ impl Store {
     }
 
     /// Records that the server answered, and the clock offset it implies.
+    ///
+    /// One correction moves the clock back by at most [`MAX_CLOCK_STEP_BACK_MS`]; a larger
+    /// correction (either way) is logged as a critical event. The corrected time the device had
+    /// before is kept as a high-water mark the sale rules never go below, so no correction, of
+    /// any size, reopens a sales window that had closed.
     pub fn record_server_contact(
         &mut self,
         clock_offset_ms: Option<i64>,
     ) -> Result<(), StoreError> {
-        let now = self.now()?;
+        let before = self.now()?;
         let tx = self.begin()?;
         tx.execute(
             "UPDATE device SET last_server_contact_at = ?1 WHERE id = 1",
-            [ts(&now)],
+            [ts(&before)],
         )?;
-        if let Some(off) = clock_offset_ms {
-            tx.execute("UPDATE device SET clock_offset_ms = ?1 WHERE id = 1", [off])?;
+        if let Some(wanted) = clock_offset_ms {
+            let current: i64 = tx
+                .query_row("SELECT clock_offset_ms FROM device WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or(0);
+            let step = wanted - current;
+            let applied = current + step.max(-MAX_CLOCK_STEP_BACK_MS);
+            tx.execute(
+                "UPDATE device SET clock_offset_ms = ?1,
+                        clock_high_water = CASE WHEN clock_high_water IS NULL OR clock_high_water < ?2
+                                                THEN ?2 ELSE clock_high_water END
+                  WHERE id = 1",
+                params![applied, ts(&before)],
+            )?;
+            if step.abs() > MAX_CLOCK_STEP_BACK_MS {
+                critical(
+                    &tx,
+                    before,
+                    "CLOCK_CORRECTION_LARGE",
+                    "WARNING",
+                    if applied == wanted {
+                        format!(
+                            "clock corrected by {:+} s from the server's time",
+                            step / 1000
+                        )
+                    } else {
+                        format!(
+                            "the server's time is {:+} s from this device's: moved back {} s only (at most {} s per contact)",
+                            step / 1000,
+                            (current - applied) / 1000,
+                            MAX_CLOCK_STEP_BACK_MS / 1000
+                        )
+                    },
+                    None,
+                    json!({"offsetBeforeMs": current, "offsetWantedMs": wanted, "offsetAppliedMs": applied}),
+                )?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -254,55 +300,59 @@ fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result
             )?;
         }
     }
+    let event_ids: Vec<String> = cfg.events.iter().map(|e| e.id.to_string()).collect();
     for a in &cfg.allocations {
-        if a.start_number < 1 || a.start_number > a.end_number {
-            return Err(StoreError::Invalid(format!(
-                "allocation {} has an empty range {}..{}",
-                a.id, a.start_number, a.end_number
-            )));
+        if let Some(why) = apply_allocation(tx, a, &event_ids, now)? {
+            // One range the device cannot take never stops the rest of the configuration (and
+            // so never stops sales of other events from syncing): it is skipped and logged.
+            tracing::warn!(allocation = %a.id, "allocation skipped: {why}");
+            critical(
+                tx,
+                now,
+                "CONFIG_ITEM_SKIPPED",
+                "WARNING",
+                format!(
+                    "draw numbers {}\u{2013}{} not applied: {why}",
+                    a.start_number, a.end_number
+                ),
+                None,
+                json!({"allocationId": a.id, "eventId": a.event_id}),
+            )?;
         }
-        let exists: bool = tx.query_row(
-            "SELECT count(*) FROM allocations WHERE id = ?1",
-            [a.id.to_string()],
-            |r| r.get::<_, i64>(0),
-        )? > 0;
-        if exists {
-            continue;
-        }
-        let overlap: i64 = tx.query_row(
-            "SELECT count(*) FROM allocations WHERE event_id = ?1 AND start_number <= ?3 AND ?2 <= end_number",
-            params![a.event_id.to_string(), a.start_number, a.end_number],
-            |r| r.get(0),
-        )?;
-        if overlap > 0 {
-            return Err(StoreError::Invalid(format!(
-                "allocation {}\u{2013}{} overlaps a range this device already holds: refused so no number is sold twice",
-                a.start_number, a.end_number
-            )));
-        }
-        tx.execute(
-            "INSERT INTO allocations (id, event_id, start_number, end_number, next_number, state, received_at) VALUES (?1, ?2, ?3, ?4, ?3, 'active', ?5)",
-            params![a.id.to_string(), a.event_id.to_string(), a.start_number, a.end_number, ts(&now)],
-        )?;
-        critical(
-            tx,
-            now,
-            "ALLOCATION_RECEIVED",
-            "INFO",
-            format!(
-                "draw numbers {}\u{2013}{} received",
-                a.start_number, a.end_number
-            ),
-            None,
-            json!({"allocationId": a.id, "eventId": a.event_id}),
-        )?;
     }
+    // Validation numbers of earlier epochs (another database of this RSU) are never reissued.
+    tx.execute(
+        "UPDATE device SET sale_seq = max(sale_seq, ?1) WHERE id = 1",
+        [i64::try_from(cfg.rsu.last_sale_seq).unwrap_or(i64::MAX)],
+    )?;
     tx.execute("UPDATE operators SET is_active = 0", [])?;
     for o in &cfg.operators {
         tx.execute(
             "INSERT INTO operators (id, name, role, pin_hash, is_active) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, pin_hash = excluded.pin_hash, is_active = excluded.is_active",
             params![o.id.to_string(), o.name, o.role.as_str(), o.pin_hash, o.is_active],
+        )?;
+    }
+    // An operator deactivated (or removed) on the server is logged out at once; the shift stays
+    // open for a supervisor to close.
+    let deactivated: Option<(String, String)> = tx
+        .query_row(
+            "SELECT o.id, o.name FROM session s JOIN operators o ON o.id = s.operator_id
+              WHERE s.id = 1 AND o.is_active = 0",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((op_id, name)) = deactivated {
+        tx.execute("DELETE FROM session WHERE id = 1", [])?;
+        critical(
+            tx,
+            now,
+            "OPERATOR_DEACTIVATED_LOGOUT",
+            "WARNING",
+            format!("{name} was deactivated on the server and has been logged out"),
+            Some(parse_uuid(&op_id)?),
+            json!({}),
         )?;
     }
     for c in &cfg.commands {
@@ -334,6 +384,112 @@ fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result
         }
     }
     Ok(())
+}
+
+/// Applies one allocation of a pulled configuration. Returns why it was skipped, if it was.
+///
+/// A new range starts at the server's `nextNumber` (numbers below it were sold by an earlier
+/// database of this RSU). For a range the device already holds, the device's own position wins
+/// when it is ahead (it knows its unsynced sales) and the server's when it is ahead (an earlier
+/// epoch's sales); `withheld` and `exhausted` stop sales from it, `released` ends it.
+fn apply_allocation(
+    tx: &Transaction<'_>,
+    a: &AllocationConfig,
+    event_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    if a.start_number < 1 || a.start_number > a.end_number {
+        return Ok(Some(format!(
+            "the range {}..{} is empty",
+            a.start_number, a.end_number
+        )));
+    }
+    let event = a.event_id.to_string();
+    let known_event = event_ids.contains(&event)
+        || tx.query_row("SELECT count(*) FROM events WHERE id = ?1", [&event], |r| {
+            r.get::<_, i64>(0)
+        })? > 0;
+    if !known_event {
+        return Ok(Some(format!(
+            "its event {event} is not in the configuration (not open for sales yet)"
+        )));
+    }
+    let server_next = a
+        .next_number
+        .unwrap_or(a.start_number)
+        .clamp(a.start_number, a.end_number + 1);
+    let server_next = match a.state.as_str() {
+        "exhausted" => a.end_number + 1,
+        _ => server_next,
+    };
+    let withheld = i64::from(a.state == "withheld");
+    let existing: Option<(i64, i64, i64, String)> = tx
+        .query_row(
+            "SELECT start_number, end_number, next_number, state FROM allocations WHERE id = ?1",
+            [a.id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    if let Some((start, end, next, state)) = existing {
+        if (start, end) != (a.start_number, a.end_number) {
+            return Ok(Some(format!(
+                "the server's range {}\u{2013}{} differs from the {start}\u{2013}{end} this device holds under the same id",
+                a.start_number, a.end_number
+            )));
+        }
+        let released = state == "released" || a.state == "released";
+        tx.execute(
+            "UPDATE allocations SET next_number = ?2, withheld = ?3, state = ?4 WHERE id = ?1",
+            params![
+                a.id.to_string(),
+                next.max(server_next),
+                withheld,
+                if released { "released" } else { "active" }
+            ],
+        )?;
+        return Ok(None);
+    }
+    let overlap: i64 = tx.query_row(
+        "SELECT count(*) FROM allocations WHERE event_id = ?1 AND start_number <= ?3 AND ?2 <= end_number",
+        params![event, a.start_number, a.end_number],
+        |r| r.get(0),
+    )?;
+    if overlap > 0 {
+        return Ok(Some(
+            "it overlaps a range this device already holds: refused so no number is sold twice"
+                .into(),
+        ));
+    }
+    let state = if a.state == "released" {
+        "released"
+    } else {
+        "active"
+    };
+    tx.execute(
+        "INSERT INTO allocations (id, event_id, start_number, end_number, next_number, state, withheld, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![a.id.to_string(), event, a.start_number, a.end_number, server_next, state, withheld, ts(&now)],
+    )?;
+    critical(
+        tx,
+        now,
+        "ALLOCATION_RECEIVED",
+        "INFO",
+        format!(
+            "draw numbers {}\u{2013}{} received{}",
+            a.start_number,
+            a.end_number,
+            match (withheld, server_next > a.start_number) {
+                (1, _) =>
+                    " (withheld: an earlier database of this RSU may have sold from it)".to_string(),
+                (_, true) => format!(", selling from {server_next}"),
+                _ => String::new(),
+            }
+        ),
+        None,
+        json!({"allocationId": a.id, "eventId": a.event_id}),
+    )?;
+    Ok(None)
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -395,6 +551,7 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
             max_offline_tickets: Some(500),
             sync_interval_minutes: 5,
             low_water_mark: None,
+            last_sale_seq: 0,
         },
         system: SystemRsuSettings {
             offline_sale_expiration_minutes: 1440,
@@ -451,6 +608,7 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
                 start_number: 1001,
                 end_number: 1100,
                 state: "active".into(),
+                next_number: None,
             },
             AllocationConfig {
                 id: id(0x402),
@@ -458,6 +616,7 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
                 start_number: 1101,
                 end_number: 1200,
                 state: "active".into(),
+                next_number: None,
             },
         ],
         operators: vec![

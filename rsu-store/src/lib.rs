@@ -15,7 +15,9 @@ mod sale;
 mod status;
 mod sync_state;
 
-pub use config::{demo_config, DeviceIdentity, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN};
+pub use config::{
+    demo_config, DeviceIdentity, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN, MAX_CLOCK_STEP_BACK_MS,
+};
 pub use error::{LoginError, StoreError};
 pub use journal::{EntryOutcome, SyncResult};
 pub use people::{Operator, Shift};
@@ -23,7 +25,7 @@ pub use sale::{PrintState, ReceiptContext, Sale, SaleRequest};
 pub use status::{
     reset_database, AllocationStatus, StartupReport, Status, SyncCounts, VerifyReport,
 };
-pub use sync_state::{SyncIdentity, SyncState, TopUpCandidate};
+pub use sync_state::{EnrollmentFacts, KeyState, SyncIdentity, SyncState, TopUpCandidate};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -35,6 +37,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/device/0001_init.sql"),
     include_str!("../../migrations/device/0002_sync.sql"),
+    include_str!("../../migrations/device/0003_device_life.sql"),
 ];
 
 /// How long a writer waits for the other process before giving up.

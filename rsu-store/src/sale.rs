@@ -238,6 +238,19 @@ fn missing_receipt_fields(
     Ok(missing)
 }
 
+/// The highest corrected time the device has seen (see `Store::record_server_contact`).
+fn clock_high_water(tx: &Transaction<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let t: Option<String> = tx
+        .query_row(
+            "SELECT clock_high_water FROM device WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    t.map(|s| parse_ts(&s)).transpose()
+}
+
 /// Takes the next `k` numbers from the event's active allocations, lowest range first,
 /// spanning into the next allocation when one runs out.
 fn take_numbers(
@@ -248,7 +261,7 @@ fn take_numbers(
     let allocs: Vec<(String, i64, i64)> = {
         let mut stmt = tx.prepare_cached(
             "SELECT id, next_number, end_number FROM allocations
-             WHERE event_id = ?1 AND state = 'active' AND next_number <= end_number ORDER BY start_number",
+             WHERE event_id = ?1 AND state = 'active' AND withheld = 0 AND next_number <= end_number ORDER BY start_number",
         )?;
         let rows = stmt.query_map([event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.collect::<Result<_, _>>()?
@@ -285,7 +298,7 @@ fn take_numbers(
 
 pub(crate) fn numbers_left(tx: &Transaction<'_>, event_id: &str) -> Result<u64, StoreError> {
     let n: i64 = tx.query_row(
-        "SELECT coalesce(sum(end_number - next_number + 1), 0) FROM allocations WHERE event_id = ?1 AND state = 'active'",
+        "SELECT coalesce(sum(end_number - next_number + 1), 0) FROM allocations WHERE event_id = ?1 AND state = 'active' AND withheld = 0",
         [event_id],
         |r| r.get(0),
     )?;
@@ -375,7 +388,7 @@ impl Store {
         let clock = self.now()?;
         let tx = self.begin()?;
         // A clock set back can never reopen sales: time never runs backwards for the rules.
-        let now = match last_entry_time(&tx)? {
+        let now = match last_entry_time(&tx)?.max(clock_high_water(&tx)?) {
             Some(last) if last > clock => last,
             _ => clock,
         };

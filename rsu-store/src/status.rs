@@ -121,7 +121,9 @@ impl Store {
 
     pub fn allocations(&self) -> Result<Vec<AllocationStatus>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, event_id, start_number, end_number, next_number, state FROM allocations ORDER BY start_number",
+            "SELECT id, event_id, start_number, end_number, next_number,
+                    CASE WHEN withheld = 1 AND state = 'active' THEN 'withheld' ELSE state END
+               FROM allocations ORDER BY start_number",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -151,6 +153,21 @@ impl Store {
     }
 
     /// The low-water mark: configured, or 5 × the largest active package.
+    /// The server's key lifetime (`apiKeyRotationDays` of the applied configuration; 90 before
+    /// any configuration).
+    pub fn key_lifetime_days(&self) -> Result<i64, StoreError> {
+        let days: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT json_extract(config_json, '$.system.apiKeyRotationDays') FROM settings WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(days.unwrap_or(90))
+    }
+
     pub fn low_water_mark(&self) -> Result<i64, StoreError> {
         let configured: Option<i64> = self
             .conn

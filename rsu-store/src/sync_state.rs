@@ -264,7 +264,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT e.id, e.state, e.suspended,
                     coalesce((SELECT sum(a.end_number - a.next_number + 1) FROM allocations a
-                               WHERE a.event_id = e.id AND a.state = 'active'), 0)
+                               WHERE a.event_id = e.id AND a.state = 'active' AND a.withheld = 0), 0)
                FROM events e ORDER BY e.sales_start, e.id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -289,6 +289,26 @@ impl Store {
     }
 }
 
+/// What an enrollment answer says beyond the identity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnrollmentFacts {
+    /// The highest sale seq the server has seen from this RSU: the next sale takes a higher one.
+    pub last_sale_seq: u64,
+    pub key_expires_at: Option<DateTime<Utc>>,
+    /// The server accepted this database's continuity proof: entries of earlier epochs that
+    /// are still pending stay and are pushed under the new key.
+    pub continued: bool,
+}
+
+/// The device's signing key and a rotation in flight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyState {
+    pub key_id: Option<Uuid>,
+    pub key_expires_at: Option<DateTime<Utc>>,
+    /// The key that signed the rotation to `key_id`, kept until `key_id` has worked once.
+    pub previous_key_id: Option<Uuid>,
+}
+
 impl Store {
     /// Sets the identity from an enrollment answer, taking the epoch the *server* assigned
     /// (the server counts enrollments of this RSU across devices, so a fresh database may start
@@ -299,15 +319,33 @@ impl Store {
         id: &crate::DeviceIdentity,
         server_epoch: i64,
     ) -> Result<i64, StoreError> {
+        self.adopt_enrollment(id, server_epoch, &EnrollmentFacts::default())
+    }
+
+    /// [`Store::adopt_identity`] with the rest of the enrollment answer. With
+    /// `facts.continued` (the server accepted this database's proof that it held the previous
+    /// key of the same RSU), pending entries are allowed: they keep their epoch and are pushed
+    /// under the new key.
+    pub fn adopt_enrollment(
+        &mut self,
+        id: &crate::DeviceIdentity,
+        server_epoch: i64,
+        facts: &EnrollmentFacts,
+    ) -> Result<i64, StoreError> {
         let pending = self.sync_counts()?.pending_entries;
-        if pending > 0 {
-            return Err(StoreError::PendingEntries {
-                count: pending,
-                action: "re-enrollment",
-            });
-        }
         let now = self.now()?;
         let tx = self.begin()?;
+        if pending > 0 {
+            let same_rsu: Option<String> = tx
+                .query_row("SELECT rsu_id FROM device WHERE id = 1", [], |r| r.get(0))
+                .optional()?;
+            if !facts.continued || same_rsu != Some(id.rsu_id.to_string()) {
+                return Err(StoreError::PendingEntries {
+                    count: pending,
+                    action: "re-enrollment",
+                });
+            }
+        }
         let max_epoch: Option<i64> = tx.query_row(
             "SELECT max(e) FROM (SELECT max(epoch) AS e FROM journal UNION ALL SELECT epoch FROM device WHERE id = 1)",
             [],
@@ -321,13 +359,22 @@ impl Store {
             )));
         }
         tx.execute(
-            "INSERT INTO device (id, rsu_id, rsu_no, name, epoch, server_url, key_id, validation_key_hex, enrolled_at)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO device (id, rsu_id, rsu_no, name, epoch, server_url, key_id, validation_key_hex, enrolled_at, sale_seq, key_expires_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (id) DO UPDATE SET rsu_id = excluded.rsu_id, rsu_no = excluded.rsu_no, name = excluded.name,
                  epoch = excluded.epoch, server_url = excluded.server_url, key_id = excluded.key_id,
                  validation_key_hex = excluded.validation_key_hex, enrolled_at = excluded.enrolled_at,
-                 config_version = 0",
-            params![id.rsu_id.to_string(), id.rsu_no, id.name, server_epoch, id.server_url, id.key_id, id.validation_key_hex, ts(&now)],
+                 config_version = 0, sale_seq = max(device.sale_seq, excluded.sale_seq),
+                 key_expires_at = excluded.key_expires_at",
+            params![
+                id.rsu_id.to_string(), id.rsu_no, id.name, server_epoch, id.server_url, id.key_id,
+                id.validation_key_hex, ts(&now), i64::try_from(facts.last_sale_seq).unwrap_or(i64::MAX),
+                facts.key_expires_at.map(|t| ts(&t)),
+            ],
+        )?;
+        tx.execute(
+            "UPDATE sync_state SET previous_key_id = NULL WHERE id = 1",
+            [],
         )?;
         crate::journal::critical(
             &tx,
@@ -335,13 +382,106 @@ impl Store {
             "ENROLLED",
             "INFO",
             format!(
-                "device {} enrolled as RSU {} (epoch {server_epoch})",
-                id.name, id.rsu_no
+                "device {} enrolled as RSU {} (epoch {server_epoch}{})",
+                id.name,
+                id.rsu_no,
+                if facts.continued {
+                    format!(", continuing this database with {pending} entries still to sync")
+                } else {
+                    String::new()
+                }
             ),
             None,
-            serde_json::json!({"rsuId": id.rsu_id, "epoch": server_epoch}),
+            serde_json::json!({"rsuId": id.rsu_id, "epoch": server_epoch, "continued": facts.continued,
+                               "lastSaleSeq": facts.last_sale_seq}),
         )?;
         tx.commit()?;
         Ok(server_epoch)
+    }
+
+    /// The signing key, its expiry and a rotation in flight.
+    pub fn key_state(&self) -> Result<KeyState, StoreError> {
+        let (key_id, expires): (Option<String>, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT key_id, key_expires_at FROM device WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or(StoreError::NotEnrolled)?;
+        let previous: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT previous_key_id FROM sync_state WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(KeyState {
+            key_id: key_id.map(|k| parse_uuid(&k)).transpose()?,
+            key_expires_at: opt_ts(expires)?,
+            previous_key_id: previous.map(|k| parse_uuid(&k)).transpose()?,
+        })
+    }
+
+    /// Records when the current key expires (the server says so with every configuration).
+    pub fn set_key_expiry(&mut self, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE device SET key_expires_at = ?1 WHERE id = 1",
+            [ts(&expires_at)],
+        )?;
+        Ok(())
+    }
+
+    /// Switches to the key a rotation registered, in one transaction: the old key id is kept
+    /// as `previous_key_id` until [`Store::confirm_key`].
+    pub fn record_key_rotation(
+        &mut self,
+        new_key_id: Uuid,
+        expires_at: DateTime<Utc>,
+        key_path: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now()?;
+        let tx = self.begin()?;
+        let old: Option<String> = tx
+            .query_row("SELECT key_id FROM device WHERE id = 1", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        tx.execute(
+            "UPDATE device SET key_id = ?1, key_expires_at = ?2 WHERE id = 1",
+            params![new_key_id.to_string(), ts(&expires_at)],
+        )?;
+        tx.execute(
+            "UPDATE sync_state SET previous_key_id = ?1, key_path = ?2 WHERE id = 1",
+            params![old, key_path],
+        )?;
+        crate::journal::critical(
+            &tx,
+            now,
+            "KEY_ROTATED",
+            "INFO",
+            format!(
+                "device key rotated to {new_key_id} (expires {})",
+                expires_at.format("%Y-%m-%d")
+            ),
+            None,
+            serde_json::json!({"keyId": new_key_id, "previousKeyId": old, "expiresAt": ts(&expires_at)}),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The new key worked once: forget the previous one. Returns its id (its file can go).
+    pub fn confirm_key(&mut self) -> Result<Option<Uuid>, StoreError> {
+        let previous = self.key_state()?.previous_key_id;
+        if previous.is_some() {
+            self.conn.execute(
+                "UPDATE sync_state SET previous_key_id = NULL WHERE id = 1",
+                [],
+            )?;
+        }
+        Ok(previous)
     }
 }

@@ -685,6 +685,7 @@ fn an_overlapping_allocation_is_refused_whole() {
         start_number: 1150,
         end_number: 1250,
         state: "active".into(),
+        next_number: None,
     });
     cfg.events[0].name = "Renamed".into();
     let err = d.store.apply_config(&cfg).unwrap_err();

@@ -172,6 +172,16 @@ impl Client {
         }
     }
 
+    /// Signs from now on with `key` (a rotation registered it as `key_id`).
+    pub fn set_key(&mut self, key: DeviceKey, key_id: Uuid) {
+        self.key = key;
+        self.key_id = key_id;
+    }
+
+    pub fn key_id(&self) -> Uuid {
+        self.key_id
+    }
+
     pub fn base(&self) -> &reqwest::Url {
         &self.base
     }

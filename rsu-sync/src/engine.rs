@@ -214,7 +214,19 @@ impl Engine {
                 })
                 .collect(),
             unacked_commands: state.unacked_commands.len(),
+            key_rotation_due: self.key_rotation_due()?,
         })
+    }
+
+    /// Whether the key is past two thirds of its lifetime (the lifetime is the server's
+    /// `apiKeyRotationDays`), so that a device offline for a while still rotates in time.
+    fn key_rotation_due(&self) -> Result<bool, SyncError> {
+        let keys = self.store.key_state()?;
+        let Some(expires) = keys.key_expires_at else {
+            return Ok(false);
+        };
+        let lifetime = chrono::Duration::days(self.store.key_lifetime_days()?.max(1));
+        Ok(self.client.now() >= expires - lifetime / 3)
     }
 
     /// One round: plan, perform, record. Never panics; errors end up in the report and in the
@@ -225,7 +237,12 @@ impl Engine {
         let now = Utc::now();
         if self.contacted {
             self.contacted = false;
-            let offset = self.client.take_offset_change();
+            // The store moves the clock back in capped steps: offer the server's offset again
+            // until the store has taken all of it.
+            let offset = self.client.take_offset_change().or_else(|| {
+                let (stored, wanted) = (self.ident.clock_offset_ms, self.client.offset_ms());
+                (stored != wanted).then_some(wanted)
+            });
             if let Err(e) = self.store.record_server_contact(offset) {
                 tracing::warn!(error = %e, "recording the server contact failed");
             }
@@ -283,23 +300,91 @@ impl Engine {
         self.round().await
     }
 
+    /// Performs the planned operations. Pushing never depends on anything before it: a failed
+    /// key rotation, pull or top-up is logged and the round goes on to push (and reports the
+    /// first failure at the end, which starts the backoff). A failed push ends the round.
     async fn round_inner(&mut self, report: &mut RoundReport) -> Result<(), SyncError> {
         let local = self.local_state()?;
         let ops = plan(&local, &self.last, &self.intervals, Utc::now());
         report.ops = ops.iter().map(|o| format!("{o:?}")).collect();
+        let mut first_error: Option<SyncError> = None;
         for op in ops {
-            match op {
+            let (what, result) = match op {
                 Op::BackOff { until } => {
                     report.backoff_until = Some(until);
                     return Ok(());
                 }
-                Op::Pull => self.pull(report, false).await?,
-                Op::TopUp { event_id } => self.top_up(event_id, report).await?,
-                Op::Push => self.push_all(report).await?,
-                Op::Heartbeat => self.heartbeat(report).await?,
+                Op::RotateKey => ("key rotation", self.rotate_key().await),
+                Op::Pull => ("pull", self.pull(report, false).await),
+                Op::TopUp { event_id } => ("top-up", self.top_up(event_id, report).await),
+                Op::Push => {
+                    self.push_all(report).await?;
+                    continue;
+                }
+                Op::Heartbeat => ("heartbeat", self.heartbeat(report).await),
+            };
+            if let Err(e) = result {
+                tracing::warn!(
+                    code = e.code(),
+                    "{what} failed, going on with the round: {e}"
+                );
+                first_error.get_or_insert(e);
             }
         }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Rotates the device key ahead of its expiry (DESIGN §6), crash-safe at every step:
+    /// 1. the new key is written to `<db>.rotating.pk8` (or a key left there by a crash is reused);
+    /// 2. `POST /v1/rsu/keys` signed with the current key (the server answers the same key id
+    ///    for the same public key, so a lost answer is simply asked again);
+    /// 3. the key file is moved to its key-id name, then the store switches to it, keeping the
+    ///    old key id until the new key has been used once;
+    /// 4. the first good answer to a request signed with the new key removes the old key file.
+    async fn rotate_key(&mut self) -> Result<(), SyncError> {
+        let db = self.store.path().to_path_buf();
+        let pending = keyfile::rotating_key_path(&db);
+        let key = match std::fs::metadata(&pending) {
+            Ok(_) => keyfile::load_path(&pending)?,
+            Err(_) => {
+                let k = rsu_core::wire::DeviceKey::generate()
+                    .map_err(|e| SyncError::Key(e.to_string()))?;
+                keyfile::write_private(&pending, k.pkcs8())?;
+                k
+            }
+        };
+        let body = serde_json::to_vec(&wire::RotateKeyRequest {
+            public_key: key.public_key_hex(),
+        })
+        .map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        let a = self
+            .call(reqwest::Method::POST, wire::PATH_KEYS, body, None)
+            .await?;
+        let resp: wire::RotateKeyResponse = parse(&a, "key rotation")?;
+        crash::point("mid_rotation");
+        let path = keyfile::key_path(&db, resp.key_id);
+        keyfile::rename(&pending, &path)?;
+        self.store.record_key_rotation(
+            resp.key_id,
+            resp.key_expires_at,
+            &path.display().to_string(),
+        )?;
+        self.client.set_key(key, resp.key_id);
+        self.ident.key_id = Some(resp.key_id);
+        tracing::info!(key_id = %resp.key_id, expires = %resp.key_expires_at, "device key rotated");
         Ok(())
+    }
+
+    /// After a good answer to a request signed with a rotated key: the old key file goes.
+    fn confirm_rotated_key(&mut self) {
+        match self.store.confirm_key() {
+            Ok(Some(old)) => {
+                let _ = std::fs::remove_file(keyfile::key_path(self.store.path(), old));
+                tracing::info!(old_key = %old, "new device key confirmed; the old key was removed");
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "recording the confirmed key failed"),
+        }
     }
 
     /// Runs rounds until `shutdown` turns true: after a good round it goes straight on while
@@ -367,6 +452,9 @@ impl Engine {
                 r => {
                     if r.is_ok() || matches!(r, Err(SyncError::Gap { .. })) {
                         self.contacted = true;
+                        if path != wire::PATH_KEYS {
+                            self.confirm_rotated_key();
+                        }
                     }
                     return r;
                 }
@@ -380,6 +468,9 @@ impl Engine {
             .await?;
         let resp: ConfigResponse = parse(&a, "config")?;
         crash::point("mid_pull");
+        if let Some(expires) = resp.key_expires_at {
+            self.store.set_key_expiry(expires)?;
+        }
         let now = Utc::now();
         if resp.epoch != self.ident.epoch {
             tracing::warn!(

@@ -1,8 +1,10 @@
 //! Enrollment (DESIGN §6): the device's first contact with the server, with a one-time token.
 //!
 //! Steps, each safe to crash after:
-//! 1. refuse if journal entries are pending (re-enrollment starts a new epoch; DESIGN §3.10) or
-//!    if a daemon is running on the database;
+//! 1. refuse if a daemon is running on the database, or if journal entries are pending and the
+//!    database no longer holds its key (DESIGN §3.10). A database that holds its key sends a
+//!    continuity proof signed with it, keeps its ranges and pushes its pending entries under the
+//!    new key (recovery of an expired key or of a lost enrollment answer; docs/sync.md);
 //! 2. generate an Ed25519 key pair with `ring` and write the private key, mode 0600, next to the
 //!    database (`<db>.enrolling.pk8`);
 //! 3. `POST /v1/rsu/enroll` with the public key; the server answers identity, rsuNo, epoch,
@@ -12,7 +14,7 @@
 
 use chrono::{DateTime, Utc};
 use rsu_core::wire::{self, DeviceKey, EnrollRequest, EnrollResponse};
-use rsu_store::{DeviceIdentity, Store};
+use rsu_store::{DeviceIdentity, EnrollmentFacts, Store};
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -141,9 +143,18 @@ pub async fn enroll_async(
         .map_err(|e| SyncError::Config(format!("{e}. Enrollment needs the daemon stopped")))?;
     let mut store = Store::open(db_path)?;
     store.ensure_sync_state()?;
-    // Checked before the one-time token is spent; set_identity checks again.
-    store.ensure_nothing_pending("re-enrollment")?;
-    let previous_key = store.sync_identity().ok().and_then(|i| i.key_id);
+    let previous = store.sync_identity().ok();
+    let previous_key = previous.as_ref().and_then(|i| i.key_id);
+    // A database that still holds its key proves it is the same database (a key expired while
+    // offline, an enrollment answer lost, re-enrollment): it keeps its ranges and its pending
+    // entries. Without the key, nothing may be pending (checked before the token is spent).
+    let old_key = match (&previous, previous_key) {
+        (Some(p), Some(k)) => keyfile::load(db_path, k).ok().map(|key| (p.rsu_id, k, key)),
+        _ => None,
+    };
+    if old_key.is_none() {
+        store.ensure_nothing_pending("re-enrollment")?;
+    }
 
     let key = DeviceKey::generate().map_err(|e| SyncError::Key(e.to_string()))?;
     let pending_path = keyfile::pending_key_path(db_path);
@@ -158,6 +169,18 @@ pub async fn enroll_async(
         device_identifier: device_identifier(),
         app_version: crate::APP_VERSION.into(),
         app_hash: crate::engine::app_hash(),
+        continuity: old_key
+            .as_ref()
+            .map(|(rsu_id, key_id, old)| wire::Continuity {
+                rsu_id: *rsu_id,
+                key_id: *key_id,
+                signature: old.sign_hex(&wire::continuity_message(
+                    *rsu_id,
+                    *key_id,
+                    token,
+                    &key.public_key_hex(),
+                )),
+            }),
     })
     .map_err(|e| SyncError::Config(e.to_string()))?;
     let sent = Utc::now();
@@ -185,7 +208,7 @@ pub async fn enroll_async(
     let key_path = keyfile::key_path(db_path, resp.key_id);
     keyfile::rename(&pending_path, &key_path)?;
     let server_url = base.as_str().trim_end_matches('/').to_string();
-    let epoch = store.adopt_identity(
+    let epoch = store.adopt_enrollment(
         &DeviceIdentity {
             rsu_id: resp.rsu_id,
             rsu_no: resp.rsu_no,
@@ -195,6 +218,11 @@ pub async fn enroll_async(
             validation_key_hex: resp.validation_key.clone(),
         },
         resp.epoch,
+        &EnrollmentFacts {
+            last_sale_seq: resp.last_sale_seq,
+            key_expires_at: Some(resp.key_expires_at),
+            continued: resp.continued,
+        },
     )?;
     store.record_server_contact(Some(offset_ms))?;
     store.set_key_path(&key_path.display().to_string())?;

@@ -35,6 +35,12 @@ pub fn pending_key_path(db: &Path) -> PathBuf {
     dir.join(format!("{name}.enrolling.pk8"))
 }
 
+/// Where a key waits while a rotation is in flight.
+pub fn rotating_key_path(db: &Path) -> PathBuf {
+    let (dir, name) = db_dir_and_name(db);
+    dir.join(format!("{name}.rotating.pk8"))
+}
+
 /// Writes `bytes` to `path` readable and writable by the owner only, durably (file and directory
 /// fsync'd). Replaces an existing file.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SyncError> {
@@ -85,7 +91,12 @@ fn sync_dir(path: &Path) {
 
 /// Reads the key of `key_id`, refusing a file that others can read.
 pub fn load(db: &Path, key_id: Uuid) -> Result<DeviceKey, SyncError> {
-    let path = key_path(db, key_id);
+    load_path(&key_path(db, key_id))
+}
+
+/// Reads the key file at `path`, refusing a file that others can read.
+pub fn load_path(path: &Path) -> Result<DeviceKey, SyncError> {
+    let path = path.to_path_buf();
     let bytes = std::fs::read(&path).map_err(|e| {
         SyncError::Key(format!(
             "cannot read the device key {}: {e}. If it was lost, enroll the device again with a new token",

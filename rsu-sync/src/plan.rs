@@ -28,6 +28,8 @@ pub struct LocalState {
     pub events: Vec<EventNumbers>,
     /// Commands applied but not yet acknowledged to the server.
     pub unacked_commands: usize,
+    /// The device key is past two thirds of its lifetime.
+    pub key_rotation_due: bool,
 }
 
 /// What the server said last, and when (kept by the loop; the first round starts empty).
@@ -66,6 +68,8 @@ impl Default for Intervals {
 pub enum Op {
     /// Wait until the backoff ends; nothing else this round.
     BackOff { until: DateTime<Utc> },
+    /// `POST /v1/rsu/keys`: register the next device key before the current one expires.
+    RotateKey,
     /// `GET /v1/rsu/config`, applied in one local transaction if it is new.
     Pull,
     /// `POST /v1/rsu/allocations` for this event, then a pull to receive the range.
@@ -94,6 +98,10 @@ pub fn plan(
         }
     }
     let mut ops = Vec::new();
+    // First, so every later request of the round is signed with the new key.
+    if local.key_rotation_due {
+        ops.push(Op::RotateKey);
+    }
     let due = |at: Option<DateTime<Utc>>, every: Duration| at.is_none_or(|t| now - t >= every);
     let config_behind = last
         .server_config_version
@@ -151,6 +159,7 @@ mod tests {
                 low_water_mark: 125,
                 events: vec![ev(1, "active", 500)],
                 unacked_commands: 0,
+                key_rotation_due: false,
             },
             LastAnswer {
                 last_pull_at: Some(t(-10)),
@@ -297,6 +306,19 @@ mod tests {
                 ],
             ),
             (
+                "key past two thirds of its life: rotate first, then push what it logged",
+                |l, _| l.key_rotation_due = true,
+                vec![RotateKey, Push],
+            ),
+            (
+                "rotation due in backoff: wait",
+                |l, la| {
+                    l.key_rotation_due = true;
+                    la.retry_at = Some(t(5));
+                },
+                vec![BackOff { until: t(5) }],
+            ),
+            (
                 "everything at once, in order",
                 |l, la| {
                     *la = LastAnswer::default();
@@ -311,6 +333,15 @@ mod tests {
                     Push,
                     Heartbeat,
                 ],
+            ),
+            (
+                "everything at once with a rotation due: rotation leads",
+                |l, la| {
+                    *la = LastAnswer::default();
+                    l.pending_entries = 9;
+                    l.key_rotation_due = true;
+                },
+                vec![RotateKey, Pull, Push, Heartbeat],
             ),
         ];
         for (name, setup, want) in cases {

@@ -84,6 +84,12 @@ pub fn router(state: AppState) -> Router {
             post(admin::http_create_enrollment_token),
         )
         .route("/v1/admin/keys/revoke", post(admin::http_revoke_key))
+        .route("/v1/admin/keys/list", post(admin::http_list_keys))
+        .route("/v1/admin/rsus/state", post(admin::http_set_rsu_state))
+        .route(
+            "/v1/admin/rsus/release-withheld",
+            post(admin::http_release_withheld),
+        )
         .route("/v1/admin/allocations", post(admin::http_create_allocation))
         .route("/v1/admin/demo-seed", post(admin::http_demo_seed))
         .fallback(not_found)

@@ -93,7 +93,7 @@ pub async fn authenticate(
     }
 
     let row: Option<KeyRow> = sqlx::query_as(
-        "SELECT k.public_key, k.expires_at, k.revoked_at, r.organization_id, r.is_active, r.state,
+        "SELECT k.public_key, k.expires_at, k.revoked_at, k.confirmed_at, r.organization_id, r.is_active, r.state,
                 r.rsu_no, r.validation_key, r.current_epoch,
                 COALESCE(o.settings->'rsuSettings'->>'validationNumberPrefix', 'RSU') AS prefix,
                 o.is_active AS org_active
@@ -167,6 +167,17 @@ pub async fn authenticate(
         ));
     }
 
+    if row.confirmed_at.is_none() {
+        // The first request signed with a key registered by rotation: the rotation is complete
+        // (and the key that registered it can no longer register another).
+        sqlx::query(
+            "UPDATE rsu_keys SET confirmed_at = NOW() WHERE id = $1 AND confirmed_at IS NULL",
+        )
+        .bind(key_id)
+        .execute(pool)
+        .await?;
+    }
+
     // The nonce is recorded only after the signature checked out, so nobody can burn nonces.
     if purpose != Purpose::Journal {
         record_nonce(pool, key_id, nonce).await?;
@@ -226,6 +237,7 @@ struct KeyRow {
     public_key: Vec<u8>,
     expires_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    confirmed_at: Option<DateTime<Utc>>,
     organization_id: Uuid,
     is_active: bool,
     state: String,

@@ -81,16 +81,7 @@ pub async fn system_rsu_settings(pool: &PgPool) -> Result<SystemRsuSettings, sql
 
 /// Row shapes of a few queries (tuples, to keep the SQL next to its use).
 type TokenRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
-type EnrollRsuRow = (
-    i32,
-    i32,
-    Option<Vec<u8>>,
-    Uuid,
-    String,
-    Option<String>,
-    String,
-    bool,
-);
+type EnrollRsuRow = (i32, i32, Uuid, String, Option<String>, String, bool);
 type PackageDbRow = (
     Uuid,
     String,
@@ -171,7 +162,7 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
         ));
     }
     let rsu: EnrollRsuRow = sqlx::query_as(
-        "SELECT r.rsu_no, r.current_epoch, r.validation_key, o.id, o.name, o.license_number,
+        "SELECT r.rsu_no, r.current_epoch, o.id, o.name, o.license_number,
                     COALESCE(o.settings->'rsuSettings'->>'validationNumberPrefix', 'RSU'),
                     r.is_active AND r.state NOT IN ('lost', 'decommissioned')
                FROM rsus r JOIN organizations o ON o.id = r.organization_id
@@ -180,18 +171,23 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
     .bind(rsu_id)
     .fetch_one(&mut *tx)
     .await?;
-    let (rsu_no, current_epoch, vkey, org_id, org_name, license, prefix, usable) = rsu;
+    let (rsu_no, current_epoch, org_id, org_name, license, prefix, usable) = rsu;
     if !usable {
         return Err(AppError::forbidden(
             "rsu_disabled",
             "this RSU is disabled and cannot be enrolled",
         ));
     }
-    let validation_key = match vkey {
-        // Kept across re-enrollments so numbers issued in earlier epochs still verify.
-        Some(k) => k,
-        None => random_bytes::<32>()?.to_vec(),
+    let continued = match &req.continuity {
+        Some(c) => {
+            check_continuity(&mut tx, rsu_id, rsu_no, c, req).await?;
+            true
+        }
+        None => false,
     };
+    // Every epoch signs validation numbers with a key of its own, so a replacement database can
+    // never reissue another database's numbers; earlier epochs keep theirs (rsu_epochs).
+    let validation_key = random_bytes::<32>()?.to_vec();
     let key_id = Uuid::now_v7();
     let key_expires_at = now + Duration::days(i64::from(sys.api_key_rotation_days));
     let epoch = current_epoch + 1;
@@ -204,14 +200,17 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO rsu_keys (id, rsu_id, public_key, valid_from, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(key_id)
-        .bind(rsu_id)
-        .bind(public_key.to_vec())
-        .bind(now)
-        .bind(key_expires_at)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO rsu_keys (id, rsu_id, public_key, valid_from, expires_at, confirmed_at)
+         VALUES ($1, $2, $3, $4, $5, $4)",
+    )
+    .bind(key_id)
+    .bind(rsu_id)
+    .bind(public_key.to_vec())
+    .bind(now)
+    .bind(key_expires_at)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE rsus SET device_identifier = $2, state = 'active', validation_key = $3,
                 current_epoch = $4, updated_at = NOW()
@@ -224,8 +223,9 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO rsu_epochs (rsu_id, epoch, key_id, device_identifier, app_version, app_hash)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO rsu_epochs (rsu_id, epoch, key_id, device_identifier, app_version, app_hash,
+                                 validation_key, continued_from)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(rsu_id)
     .bind(epoch)
@@ -233,8 +233,18 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
     .bind(req.device_identifier.trim())
     .bind(&req.app_version)
     .bind(&req.app_hash)
+    .bind(&validation_key)
+    .bind(continued.then_some(current_epoch))
     .execute(&mut *tx)
     .await?;
+    // A database that cannot prove it is the one that held the previous key may be a
+    // replacement: what the old one may have sold without syncing is withheld from it.
+    let withheld = if continued || current_epoch == 0 {
+        Vec::new()
+    } else {
+        crate::lifecycle::withhold_for_new_epoch(&mut tx, rsu_id, epoch).await?
+    };
+    let last_sale_seq = crate::lifecycle::last_sale_seq(&mut *tx, rsu_id).await?;
     sqlx::query("UPDATE enrollment_tokens SET used_at = $2, used_epoch = $3 WHERE id = $1")
         .bind(token_id)
         .bind(now)
@@ -246,10 +256,26 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
          VALUES ('RSU_ENROLLED', $1, 'INFO', $2, $3)",
     )
     .bind(rsu_id)
-    .bind(format!("RSU {rsu_no} enrolled, epoch {epoch}"))
+    .bind(format!(
+        "RSU {rsu_no} enrolled, epoch {epoch}{}{}",
+        if continued {
+            " (same database as before)"
+        } else {
+            ""
+        },
+        if withheld.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} range(s) withheld until the previous database's journal is synced or imported",
+                withheld.len()
+            )
+        }
+    ))
     .bind(
         json!({"epoch": epoch, "keyId": key_id, "deviceIdentifier": req.device_identifier,
-                 "appVersion": req.app_version, "appHash": req.app_hash}),
+                 "appVersion": req.app_version, "appHash": req.app_hash, "continued": continued,
+                 "withheldAllocations": withheld, "lastSaleSeq": last_sale_seq}),
     )
     .execute(&mut *tx)
     .await?;
@@ -267,7 +293,64 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
         validation_number_prefix: prefix,
         validation_key: hex::encode(&validation_key),
         server_time: Utc::now(),
+        last_sale_seq,
+        continued,
     })
+}
+
+/// Checks a continuity proof: the token is for the RSU the device says it is, and the previous
+/// key (of this RSU, never revoked by an administrator; expiry does not matter) signed it.
+async fn check_continuity(
+    tx: &mut Transaction<'_, Postgres>,
+    rsu_id: Uuid,
+    rsu_no: i32,
+    c: &wire::Continuity,
+    req: &EnrollRequest,
+) -> AppResult<()> {
+    if c.rsu_id != rsu_id {
+        return Err(AppError::conflict(
+            "wrong_rsu",
+            format!(
+                "field continuity.rsuId: this device is RSU {} but the token enrolls RSU {rsu_no} ({rsu_id}): \
+                 ask for a token of the device's own RSU (the token is still usable)",
+                c.rsu_id
+            ),
+        ));
+    }
+    let key: Option<(Vec<u8>, Option<String>)> = sqlx::query_as(
+        "SELECT public_key, revoked_reason FROM rsu_keys WHERE id = $1 AND rsu_id = $2",
+    )
+    .bind(c.key_id)
+    .bind(rsu_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((public_key, revoked_reason)) = key else {
+        return Err(AppError::unauthorized(
+            "unknown_key",
+            format!(
+                "field continuity.keyId: {} is not a key of this RSU",
+                c.key_id
+            ),
+        ));
+    };
+    let msg = wire::continuity_message(rsu_id, c.key_id, &req.token, &req.public_key);
+    wire::verify_signature(&public_key, &msg, &c.signature).map_err(|e| {
+        AppError::unauthorized(
+            "bad_signature",
+            format!("field continuity.signature: {e} (see docs/protocol.md \"Recovery\")"),
+        )
+    })?;
+    match revoked_reason.as_deref() {
+        None | Some("re-enrolled") | Some("superseded") => Ok(()),
+        Some(reason) => Err(AppError::forbidden(
+            "key_revoked",
+            format!(
+                "the previous key {} was revoked by an administrator ({reason}): this database cannot \
+                 continue; export its journal (rsu-app export) and give it to the administrator",
+                c.key_id
+            ),
+        )),
+    }
 }
 
 pub fn random_bytes<const N: usize>() -> AppResult<[u8; N]> {
@@ -311,17 +394,89 @@ pub async fn rotate_key(
         )
     })?;
     let sys = system_rsu_settings(&st.pool).await?;
+    let mut tx = st.pool.begin().await?;
+    // One rotation at a time per RSU.
+    sqlx::query("SELECT id FROM rsus WHERE id = $1 FOR UPDATE")
+        .bind(dev.rsu_id)
+        .execute(&mut *tx)
+        .await?;
+    let successor: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM rsu_keys WHERE registered_by = $1 AND confirmed_at IS NOT NULL LIMIT 1",
+    )
+    .bind(dev.key_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(next) = successor {
+        return Err(AppError::conflict(
+            "key_succeeded",
+            format!(
+                "key {} was already replaced by key {next}, which has been used: sign with that key",
+                dev.key_id
+            ),
+        ));
+    }
+    type Existing = (
+        Uuid,
+        Uuid,
+        Option<Uuid>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+    );
+    let existing: Option<Existing> = sqlx::query_as(
+        "SELECT id, rsu_id, registered_by, expires_at, revoked_at FROM rsu_keys WHERE public_key = $1",
+    )
+    .bind(public_key.to_vec())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((id, rsu, by, expires, revoked)) = existing {
+        // The same request again (the device crashed before saving the answer): same answer.
+        if rsu == dev.rsu_id && by == Some(dev.key_id) && revoked.is_none() {
+            tx.commit().await?;
+            return Ok(Json(RotateKeyResponse {
+                key_id: id,
+                key_expires_at: expires,
+                previous_key_expires_at: dev.key_expires_at,
+                server_time: Utc::now(),
+            }));
+        }
+        return Err(AppError::conflict(
+            "key_in_use",
+            "field publicKey: this public key is already registered: generate a new key pair",
+        ));
+    }
+    // At most one successor waiting to be used: an earlier unused one is superseded.
+    sqlx::query(
+        "UPDATE rsu_keys SET revoked_at = NOW(), revoked_reason = 'superseded'
+          WHERE registered_by = $1 AND confirmed_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(dev.key_id)
+    .execute(&mut *tx)
+    .await?;
     let now = Utc::now();
     let key_id = Uuid::now_v7();
     let expires = now + Duration::days(i64::from(sys.api_key_rotation_days));
-    sqlx::query("INSERT INTO rsu_keys (id, rsu_id, public_key, valid_from, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(key_id)
-        .bind(dev.rsu_id)
-        .bind(public_key.to_vec())
-        .bind(now)
-        .bind(expires)
-        .execute(&st.pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO rsu_keys (id, rsu_id, public_key, valid_from, expires_at, registered_by)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(key_id)
+    .bind(dev.rsu_id)
+    .bind(public_key.to_vec())
+    .bind(now)
+    .bind(expires)
+    .bind(dev.key_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO critical_events (event_type, rsu_id, severity, description, metadata)
+         VALUES ('RSU_KEY_ROTATED', $1, 'INFO', $2, $3)",
+    )
+    .bind(dev.rsu_id)
+    .bind(format!("key {} registered key {key_id}", dev.key_id))
+    .bind(json!({"keyId": key_id, "registeredBy": dev.key_id, "expiresAt": expires}))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(Json(RotateKeyResponse {
         key_id,
         key_expires_at: expires,
@@ -344,10 +499,12 @@ pub async fn config(
     let bytes = read_body(&headers, body, 64 * 1024).await?;
     let dev = authenticate(&st.pool, &method, &uri, &headers, &bytes, Purpose::Other).await?;
     let config = device_config(&st.pool, &dev).await?;
+    crate::lifecycle::mark_config_pulled(&st.pool, dev.rsu_id).await?;
     Ok(Json(ConfigResponse {
         server_time: Utc::now(),
         epoch: dev.current_epoch,
         config,
+        key_expires_at: Some(dev.key_expires_at),
     }))
 }
 
@@ -415,6 +572,7 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(5),
         low_water_mark: u64_at("lowWaterMark"),
+        last_sale_seq: crate::lifecycle::last_sale_seq(pool, dev.rsu_id).await?,
     };
 
     let rows: Vec<EventDbRow> = sqlx::query_as(
@@ -526,28 +684,9 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
         });
     }
 
-    let allocations: Vec<(Uuid, Uuid, i32, i32, String, Option<i32>)> = sqlx::query_as(
-        "SELECT id, event_id, start_number, end_number, state, released_from
-           FROM rsu_allocations WHERE rsu_id = $1 ORDER BY event_id, start_number",
-    )
-    .bind(dev.rsu_id)
-    .fetch_all(pool)
-    .await?;
-    let allocations = allocations
-        .into_iter()
-        .map(|(id, event_id, s, e, state, rel)| AllocationConfig {
-            id,
-            event_id,
-            start_number: i64::from(s),
-            end_number: i64::from(e),
-            // `released` once any part was given back; an exhausted one simply has no numbers left.
-            state: if rel.is_some() || state == "released" {
-                "released".into()
-            } else {
-                "active".into()
-            },
-        })
-        .collect();
+    // Only for events sent above: a range of an event the device does not know could not be
+    // applied (and must not stop the rest of the configuration).
+    let allocations = crate::lifecycle::allocations_for_config(pool, dev.rsu_id).await?;
 
     let ops: Vec<(Uuid, String, String, String, bool)> = sqlx::query_as(
         "SELECT u.id, u.display_name, r.key, u.pin_hash, u.is_active
@@ -640,6 +779,7 @@ pub async fn top_up(
         true,
     )
     .await?;
+    crate::lifecycle::mark_config_pulled(&st.pool, dev.rsu_id).await?;
     Ok(Json(TopUpResponse {
         allocation,
         server_time: Utc::now(),
@@ -808,6 +948,7 @@ pub async fn insert_allocation(
         start_number: i64::from(s),
         end_number: i64::from(e),
         state: "active".into(),
+        next_number: Some(i64::from(s)),
     })
 }
 
@@ -825,11 +966,24 @@ pub async fn journal(
     // Up to 4 MiB are read and hashed only for a request whose headers and key check out.
     precheck_headers_and_key(&st.pool, &headers).await?;
     let bytes = read_body(&headers, body, wire::MAX_BODY_BYTES).await?;
-    let dev = authenticate(&st.pool, &method, &uri, &headers, &bytes, Purpose::Journal).await?;
+    let mut dev = authenticate(&st.pool, &method, &uri, &headers, &bytes, Purpose::Journal).await?;
     let received_at = Utc::now();
     let incoming: crate::ingest::IncomingPush = parse_json(&bytes)?;
     let (mut req, forms) = incoming.into_push(received_at)?;
     crate::ingest::check_shape(&req)?;
+    // Tags are checked with the key of the epoch the entries belong to (a new key each epoch).
+    if let Ok(epoch) = i32::try_from(req.epoch) {
+        let key: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+            "SELECT validation_key FROM rsu_epochs WHERE rsu_id = $1 AND epoch = $2",
+        )
+        .bind(dev.rsu_id)
+        .bind(epoch)
+        .fetch_optional(&st.pool)
+        .await?;
+        if let Some(Some(k)) = key {
+            dev.validation_key = Some(rsu_core::validation::ValidationKey::new(&k));
+        }
+    }
     if dev.key_expired {
         // Only entries made before the key expired may still be uploaded with it; the rest wait
         // for a new key (they are not answered, so the device sends them again).

@@ -10,6 +10,7 @@ pub mod db;
 pub mod device;
 pub mod error;
 pub mod ingest;
+pub mod lifecycle;
 pub mod settings;
 pub mod testkit;
 

@@ -46,7 +46,14 @@ enum AdminCmd {
     CreateRsu(admin::NewRsu),
     /// A new one-time enrollment token for an RSU (re-enrollment starts a new epoch).
     EnrollmentToken(admin::NewEnrollmentToken),
+    /// Revoke a key (and the keys it registered by rotation), or every key of an RSU (--all).
     RevokeKey(admin::RevokeKey),
+    /// List an RSU's keys: active, pending (registered by rotation, not used yet), expired, revoked.
+    ListKeys(server_stub::lifecycle::ListKeys),
+    /// Mark an RSU lost or decommissioned (revokes every key) or active again.
+    SetRsuState(server_stub::lifecycle::SetRsuState),
+    /// Give an RSU's withheld ranges back once the previous database's journal reached the server.
+    ReleaseWithheld(server_stub::lifecycle::ReleaseWithheld),
     Allocate(admin::NewAllocation),
     /// Move an event along its state machine (recorded as a critical event).
     Transition(admin::Transition),
@@ -132,6 +139,11 @@ async fn run() -> anyhow::Result<()> {
             AdminCmd::CreateRsu(x) => admin::create_rsu(&pool, &x).await,
             AdminCmd::EnrollmentToken(x) => admin::create_enrollment_token(&pool, &x).await,
             AdminCmd::RevokeKey(x) => admin::revoke_key(&pool, &x).await,
+            AdminCmd::ListKeys(x) => server_stub::lifecycle::list_keys(&pool, &x).await,
+            AdminCmd::SetRsuState(x) => server_stub::lifecycle::set_rsu_state(&pool, &x).await,
+            AdminCmd::ReleaseWithheld(x) => {
+                server_stub::lifecycle::release_withheld(&pool, &x).await
+            }
             AdminCmd::Allocate(x) => admin::create_allocation(&pool, &x).await,
             AdminCmd::Transition(x) => admin::transition(&pool, &x).await,
         },

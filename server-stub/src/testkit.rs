@@ -293,6 +293,7 @@ impl TestDevice {
                 device_identifier: device_identifier.into(),
                 app_version: "test".into(),
                 app_hash: "0".repeat(64),
+                continuity: None,
             },
         )
         .await

@@ -812,7 +812,9 @@ async fn replayed_nonce_skewed_clock_bad_signature_unknown_and_revoked_keys_are_
     admin::revoke_key(
         &f.db.pool,
         &admin::RevokeKey {
-            key_id: f.device.key_id,
+            key_id: Some(f.device.key_id),
+            rsu_id: None,
+            all: false,
             reason: "stolen".into(),
         },
     )

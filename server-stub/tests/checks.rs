@@ -196,17 +196,22 @@ async fn other_org(f: &Fixture, same_key: bool) -> anyhow::Result<Other> {
     .await
     .map_err(err)?;
     let rsu_id: Uuid = serde_json::from_value(rsu["rsuId"].clone())?;
+    let token = rsu["enrollmentToken"].as_str().unwrap_or("").to_string();
+    let mut device = TestDevice::enroll(pool, &token, "MAC:OTHER:01").await?;
     if same_key {
+        // Tags are made with the key of the device's epoch.
         sqlx::query(
-            "UPDATE rsus SET validation_key = (SELECT validation_key FROM rsus WHERE id = $2) WHERE id = $1",
+            "UPDATE rsu_epochs SET validation_key = (SELECT validation_key FROM rsu_epochs WHERE rsu_id = $2 AND epoch = $3)
+              WHERE rsu_id = $1 AND epoch = $4",
         )
         .bind(rsu_id)
         .bind(f.device.rsu_id)
+        .bind(f.device.epoch as i32)
+        .bind(device.epoch as i32)
         .execute(pool)
         .await?;
+        device.validation_key = f.device.validation_key.clone();
     }
-    let token = rsu["enrollmentToken"].as_str().unwrap_or("").to_string();
-    let mut device = TestDevice::enroll(pool, &token, "MAC:OTHER:01").await?;
     admin::create_allocation(
         pool,
         &admin::NewAllocation {
@@ -1184,6 +1189,7 @@ async fn protocol_a_refused_enrollment_leaves_the_token_usable() -> R {
             device_identifier: "MAC:00:00:00:00:00:01".into(),
             app_version: "test".into(),
             app_hash: "0".repeat(64),
+            continuity: None,
         };
         axum::http::Request::builder()
             .method("POST")

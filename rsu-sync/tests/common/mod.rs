@@ -551,6 +551,7 @@ pub fn plant_foreign_allocation(store: &mut Store, event_id: Uuid, n: i64) {
         start_number: 900,
         end_number: 900 + n - 1,
         state: "active".into(),
+        next_number: None,
     }];
     cfg.commands.clear();
     assert!(store.apply_config(&cfg).unwrap());
@@ -642,13 +643,52 @@ struct DevEntry {
 }
 
 /// Compares the device database with the server's tables for this RSU.
+/// Every epoch the device's journal holds (a database continued after a recovery enrollment
+/// holds more than one) is compared with what the server holds for that epoch.
 pub async fn check(device_db: &std::path::Path, pool: &sqlx::PgPool, rsu_id: Uuid) -> Check {
+    let epochs: Vec<i64> = {
+        let store = Store::open_existing(device_db).unwrap();
+        let conn = store.connection();
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT epoch FROM journal UNION SELECT epoch FROM device ORDER BY 1")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let mut all = Check::default();
+    for epoch in epochs {
+        let c = check_epoch(device_db, pool, rsu_id, epoch).await;
+        all.device_entries += c.device_entries;
+        all.device_pending += c.device_pending;
+        all.device_sales += c.device_sales;
+        all.device_voids += c.device_voids;
+        all.device_rejected += c.device_rejected;
+        all.server_entries += c.server_entries;
+        all.server_orders += c.server_orders;
+        all.server_voided_orders += c.server_voided_orders;
+        all.server_rejected += c.server_rejected;
+        all.answered_but_pending += c.answered_but_pending;
+        all.acked_but_lost_bad += c.acked_but_lost_bad;
+        all.mismatch_bad += c.mismatch_bad;
+        all.order_bad += c.order_bad;
+        all.duplicate_or_orphan_bad += c.duplicate_or_orphan_bad;
+        all.void_bad += c.void_bad;
+        all.gap_bad += c.gap_bad;
+        all.problems.extend(c.problems);
+    }
+    all
+}
+
+/// [`check`] for one epoch.
+pub async fn check_epoch(
+    device_db: &std::path::Path,
+    pool: &sqlx::PgPool,
+    rsu_id: Uuid,
+    epoch: i64,
+) -> Check {
     let mut c = Check::default();
     let store = Store::open_existing(device_db).unwrap();
     let conn = store.connection();
-    let epoch: i64 = conn
-        .query_row("SELECT epoch FROM device WHERE id = 1", [], |r| r.get(0))
-        .unwrap();
     let mut dev: HashMap<u64, DevEntry> = HashMap::new();
     {
         let mut stmt = conn
@@ -777,18 +817,21 @@ pub async fn check(device_db: &std::path::Path, pool: &sqlx::PgPool, rsu_id: Uui
     }
 
     let orders: Vec<(Uuid, i64, bool)> = sqlx::query_as(
-        "SELECT id, journal_seq, voided_at IS NOT NULL FROM orders WHERE rsu_id = $1",
+        "SELECT id, journal_seq, voided_at IS NOT NULL FROM orders WHERE rsu_id = $1 AND journal_epoch = $2",
     )
     .bind(rsu_id)
+    .bind(epoch as i32)
     .fetch_all(pool)
     .await
     .unwrap();
     c.server_orders = orders.len() as u64;
     c.server_voided_orders = orders.iter().filter(|o| o.2).count() as u64;
     let tickets: Vec<(Uuid, i32, String)> = sqlx::query_as(
-        "SELECT t.order_id, t.draw_number, t.state FROM tickets t JOIN orders o ON o.id = t.order_id WHERE o.rsu_id = $1",
+        "SELECT t.order_id, t.draw_number, t.state FROM tickets t JOIN orders o ON o.id = t.order_id
+          WHERE o.rsu_id = $1 AND o.journal_epoch = $2",
     )
     .bind(rsu_id)
+    .bind(epoch as i32)
     .fetch_all(pool)
     .await
     .unwrap();
