@@ -1208,3 +1208,93 @@ async fn protocol_a_refused_enrollment_leaves_the_token_usable() -> R {
     f.drop_db().await;
     Ok(())
 }
+
+// ----------------------------------------------------------------------------------------------
+// The worked example of docs/protocol.md §10
+// ----------------------------------------------------------------------------------------------
+
+/// Builds the worked example of a whole signed push from its fixed inputs and checks that
+/// docs/protocol.md shows exactly these bytes: tag, canonical bytes, hash, body, body hash,
+/// string to sign and signature.
+#[test]
+fn protocol_the_worked_example_in_the_document_is_what_the_code_computes() -> R {
+    use ring::signature::{Ed25519KeyPair, KeyPair};
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md"))?;
+    let seed = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")?;
+    let pair = Ed25519KeyPair::from_seed_unchecked(&seed).map_err(err)?;
+    let public_hex = hex::encode(pair.public_key().as_ref());
+    let vkey_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    let vkey = rsu_core::validation::ValidationKey::from_hex(vkey_hex).map_err(err)?;
+    let vn = ValidationNumber::issue(&vkey, "RSU", 1, 2026, 123).map_err(err)?.to_string();
+    let mac = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &hex::decode(vkey_hex)?),
+        b"RSU001-2026-000123",
+    );
+    let m = mac.as_ref();
+    let v = (u32::from(m[0]) << 12) | (u32::from(m[1]) << 4) | (u32::from(m[2]) >> 4);
+    let mac3 = format!("{:02x} {:02x} {:02x}", m[0], m[1], m[2]);
+    let u = |s: &str| Uuid::parse_str(s);
+    let rsu_id = u("0190a1b2-0000-7000-8000-000000000001")?;
+    let key_id = u("0190a1b2-0000-7000-8000-000000000002")?;
+    let event_id = u("0190a1b2-0000-7000-8000-0000000000e1")?;
+    let alloc_id = u("0190a1b2-0000-7000-8000-0000000000a1")?;
+    let package_id = u("0190a1b2-0000-7000-8000-0000000000b5")?;
+    let seller = u("0190a1b2-0000-7000-8000-0000000000c1")?;
+    let shift = u("0190a1b2-0000-7000-8000-0000000000d1")?;
+    let sale_id = u("0190a1b2-0000-7000-8000-000000000101")?;
+    let entry_id = u("0190a1b2-0000-7000-8000-000000000201")?;
+    let payload = json!({
+        "localId": sale_id, "eventId": event_id, "allocationId": alloc_id,
+        "segments": [{"allocationId": alloc_id, "startNumber": 1001, "endNumber": 1005}],
+        "validationNumber": vn, "saleSeq": 123, "drawNumbers": [1001, 1002, 1003, 1004, 1005],
+        "packageId": package_id, "packageName": "5 tickets", "ticketCount": 5,
+        "unitPrice": 2000, "totalAmount": 2000, "currency": "USD",
+        "payment": {"method": "cash", "reference": null},
+        "operatorId": seller, "shiftId": shift, "soldAt": "2026-06-28T14:25:00.123Z"
+    });
+    let body = EntryBody {
+        epoch: 1,
+        seq: 1,
+        entry_id,
+        kind: EntryKind::Sale,
+        created_at: chrono::DateTime::parse_from_rfc3339("2026-06-28T14:25:00.123Z")?.with_timezone(&Utc),
+        payload,
+    };
+    let canonical = String::from_utf8(body.canonical_bytes()?)?;
+    let entry = body.chain(ChainHash::GENESIS)?;
+    let push = wire::PushRequest { epoch: 1, entries: vec![entry.clone()] };
+    let push_bytes = serde_json::to_vec(&push)?;
+    let push_text = String::from_utf8(push_bytes.clone())?;
+    let body_hash = wire::body_sha256_hex(&push_bytes);
+    let parts = wire::SignedParts {
+        method: "POST",
+        path_and_query: wire::PATH_JOURNAL,
+        rsu_id,
+        key_id,
+        timestamp: 1_782_656_760,
+        nonce: "3f1c0e5a9b7d4c2e8f6a1b3c5d7e9f01",
+        body_sha256_hex: &body_hash,
+    };
+    let to_sign = String::from_utf8(parts.string_to_sign())?;
+    let signature = hex::encode(pair.sign(to_sign.as_bytes()).as_ref());
+    wire::verify_signature(pair.public_key().as_ref(), to_sign.as_bytes(), &signature).map_err(err)?;
+    let computed = [
+        ("public key", public_hex),
+        ("first MAC bytes", format!("*mac* starts `{mac3}`, *v* = {v}")),
+        ("validation number", vn),
+        ("canonical bytes", canonical),
+        ("entry hash", entry.hash.to_hex()),
+        ("push body", push_text),
+        ("body SHA-256", body_hash),
+        ("string to sign", to_sign),
+        ("signature", signature),
+    ];
+    let mut missing = vec![];
+    for (what, value) in &computed {
+        if !doc.contains(value.as_str()) {
+            missing.push(format!("{what}:\n{value}\n"));
+        }
+    }
+    assert!(missing.is_empty(), "docs/protocol.md §10 lacks these computed values:\n{}", missing.join("\n"));
+    Ok(())
+}
