@@ -1059,13 +1059,12 @@ async fn precheck_headers_and_key(pool: &PgPool, headers: &HeaderMap) -> AppResu
             ),
         ));
     }
-    let known: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM rsu_keys WHERE id = $1 AND rsu_id = $2)",
-    )
-    .bind(key_id)
-    .bind(rsu_id)
-    .fetch_one(pool)
-    .await?;
+    let known: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rsu_keys WHERE id = $1 AND rsu_id = $2)")
+            .bind(key_id)
+            .bind(rsu_id)
+            .fetch_one(pool)
+            .await?;
     if !known {
         return Err(AppError::unauthorized(
             "unknown_key",

@@ -132,7 +132,10 @@ impl IncomingPush {
     /// The push as typed entries, and per entry what is wrong with the form of its `createdAt`
     /// or `entryId` (answered `bad_payload` for that entry alone). An entryId that is no UUID at
     /// all cannot be stored and is refused for the whole push (400 `invalid_field`).
-    pub fn into_push(self, received_at: DateTime<Utc>) -> AppResult<(PushRequest, Vec<Option<String>>)> {
+    pub fn into_push(
+        self,
+        received_at: DateTime<Utc>,
+    ) -> AppResult<(PushRequest, Vec<Option<String>>)> {
         let mut entries = Vec::with_capacity(self.entries.len());
         let mut forms = Vec::with_capacity(self.entries.len());
         for (i, e) in self.entries.into_iter().enumerate() {

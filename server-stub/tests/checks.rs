@@ -58,8 +58,8 @@ fn sale_with(
     edit: impl FnOnce(&mut Value),
 ) -> JournalEntry {
     let nums = d.take_numbers(pkg.ticket_count);
-    let mut v = serde_json::to_value(d.sale_payload(event, pkg, nums, operator))
-        .unwrap_or(Value::Null);
+    let mut v =
+        serde_json::to_value(d.sale_payload(event, pkg, nums, operator)).unwrap_or(Value::Null);
     edit(&mut v);
     d.entry(EntryKind::Sale, v)
 }
@@ -69,13 +69,21 @@ fn payload_of(e: &JournalEntry) -> anyhow::Result<SalePayload> {
 }
 
 /// Pushes `entries` for a device other than the fixture's.
-async fn push_as(f: &Fixture, d: &TestDevice, entries: &[JournalEntry]) -> anyhow::Result<(StatusCode, Value)> {
+async fn push_as(
+    f: &Fixture,
+    d: &TestDevice,
+    entries: &[JournalEntry],
+) -> anyhow::Result<(StatusCode, Value)> {
     send(&f.router, d.push_request(entries)?).await
 }
 
 /// Waits until `n` backends of this database wait for a lock, or every task has finished
 /// (then returns false: nobody waited).
-async fn wait_for_lock_waiters<T>(pool: &PgPool, tasks: &[&JoinHandle<T>], n: i64) -> anyhow::Result<bool> {
+async fn wait_for_lock_waiters<T>(
+    pool: &PgPool,
+    tasks: &[&JoinHandle<T>],
+    n: i64,
+) -> anyhow::Result<bool> {
     for _ in 0..2000 {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
@@ -360,7 +368,11 @@ async fn defect1_a_push_waiting_on_sales_close_flags_the_sale_late() -> R {
     let (st, v) = push.await??;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(results(&v), vec![applied()], "{v}");
-    assert_eq!(v["results"][0]["flags"], json!(["late"]), "waited: {waited}; {v}");
+    assert_eq!(
+        v["results"][0]["flags"],
+        json!(["late"]),
+        "waited: {waited}; {v}"
+    );
     assert_eq!(f.count("orders WHERE is_late").await?, 1);
     f.drop_db().await;
     Ok(())
@@ -476,10 +488,16 @@ async fn defect2_a_sale_seq_is_unique_per_rsu_across_epochs() -> R {
     let r = results(&v);
     assert_eq!(r[0], rejected("duplicate_validation_number"), "{v}");
     assert!(
-        v["results"][0]["message"].as_str().unwrap_or("").contains("saleSeq"),
+        v["results"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("saleSeq"),
         "{v}"
     );
-    assert_eq!(f.count("orders").await?, 1 + usize::from(r[1] == applied()) as i64);
+    assert_eq!(
+        f.count("orders").await?,
+        1 + usize::from(r[1] == applied()) as i64
+    );
     f.drop_db().await;
     Ok(())
 }
@@ -504,19 +522,33 @@ async fn defect3_the_admin_refuses_a_pin_another_operator_of_the_organization_ha
     let e = dup.expect_err("a PIN another operator of the organization has must be refused");
     assert_eq!(e.status, StatusCode::CONFLICT, "{e}");
     assert_eq!(e.code, "pin_taken", "{e}");
-    assert!(e.message.contains("pin") && e.message.contains("another operator"), "{e}");
-    assert_eq!(f.count("users WHERE display_name = 'Sneaky Seller'").await?, 0);
+    assert!(
+        e.message.contains("pin") && e.message.contains("another operator"),
+        "{e}"
+    );
+    assert_eq!(
+        f.count("users WHERE display_name = 'Sneaky Seller'")
+            .await?,
+        0
+    );
     // Over HTTP too.
     let req = axum::http::Request::builder()
         .method("POST")
         .uri("/v1/admin/operators")
-        .header("authorization", format!("Bearer {}", server_stub::testkit::TEST_ADMIN_TOKEN))
+        .header(
+            "authorization",
+            format!("Bearer {}", server_stub::testkit::TEST_ADMIN_TOKEN),
+        )
         .header("content-type", "application/json")
         .body(axum::body::Body::from(serde_json::to_vec(&json!({
             "organizationId": f.org_id, "name": "Sneaky", "role": "supervisor", "pin": "1111"
         }))?))?;
     let (st, v) = f.send(req).await?;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("pin_taken")), "{v}");
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("pin_taken")),
+        "{v}"
+    );
     // Another PIN is fine, and so is the same PIN in another organization.
     admin::create_operator(
         &f.db.pool,
@@ -561,17 +593,31 @@ async fn defect4_a_release_over_numbers_sold_in_an_earlier_batch_is_bad_payload_
     let (st, v) = f.push(&[over]).await?;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(results(&v), vec![rejected("bad_payload")], "{v}");
-    assert!(v["results"][0]["message"].as_str().unwrap_or("").contains("1005"), "{v}");
+    assert!(
+        v["results"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("1005"),
+        "{v}"
+    );
     assert_eq!(
         f.count("device_journal WHERE kind = 'allocation_release' AND status = 'rejected' AND reason_code = 'bad_payload'")
             .await?,
         1
     );
-    assert_eq!(f.count("rsu_allocations WHERE released_from IS NOT NULL").await?, 0);
+    assert_eq!(
+        f.count("rsu_allocations WHERE released_from IS NOT NULL")
+            .await?,
+        0
+    );
     let tail = f.device.entry(EntryKind::AllocationRelease, release(1006));
     let (st, v) = f.push(&[tail]).await?;
     assert_eq!((st, results(&v)), (StatusCode::OK, vec![applied()]), "{v}");
-    assert_eq!(f.count("rsu_allocations WHERE released_from = 1006").await?, 1);
+    assert_eq!(
+        f.count("rsu_allocations WHERE released_from = 1006")
+            .await?,
+        1
+    );
     f.drop_db().await;
     Ok(())
 }
@@ -594,7 +640,11 @@ async fn defect5_a_locked_price_cannot_change_once_the_event_has_been_active() -
     )
     .await
     .expect_err("an active event's locked price must not change");
-    assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "price_locked"), "{e}");
+    assert_eq!(
+        (e.status, e.code),
+        (StatusCode::CONFLICT, "price_locked"),
+        "{e}"
+    );
     assert!(e.message.contains("active"), "{e}");
     let price: i64 = sqlx::query_scalar("SELECT price FROM ticket_packages WHERE id = $1")
         .bind(five.id)
@@ -650,7 +700,11 @@ async fn defect6_a_void_of_a_sale_spanning_two_allocations_charges_each_its_tick
         serde_json::to_value(TestDevice::void_payload(&sp, f.supervisor_id))?,
     );
     let (st, v) = f.push(&[s, void]).await?;
-    assert_eq!((st, results(&v)), (StatusCode::OK, vec![applied(), applied()]), "{v}");
+    assert_eq!(
+        (st, results(&v)),
+        (StatusCode::OK, vec![applied(), applied()]),
+        "{v}"
+    );
     let rows: Vec<(i32, i32, i32)> = sqlx::query_as(
         "SELECT start_number, tickets_sold, tickets_voided FROM rsu_allocations ORDER BY start_number",
     )
@@ -766,7 +820,9 @@ async fn defect7_the_year_of_a_validation_number_is_the_utc_year_of_sold_at() ->
         let text = ValidationNumber::issue(&d.validation_key, &d.prefix, d.rsu_no, year, seq)
             .map_err(err)?
             .to_string();
-        entries.push(sale_with(d, ev, &one, seller, |v| v["validationNumber"] = json!(text)));
+        entries.push(sale_with(d, ev, &one, seller, |v| {
+            v["validationNumber"] = json!(text)
+        }));
     }
     let (st, v) = f.push(&entries).await?;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -837,10 +893,24 @@ async fn defect7_timestamps_outside_2000_to_2100_are_per_entry_rejections() -> R
     void["voidedAt"] = json!("9999-12-31T23:59:59.000Z");
     let entries = vec![
         good,
-        d.entry_at(EntryKind::CriticalEvent, crit.clone(), at("1999-12-31T23:59:59.999Z")?),
-        d.entry_at(EntryKind::CriticalEvent, crit.clone(), at("0000-01-01T00:00:00.000Z")?),
-        d.entry_at(EntryKind::CriticalEvent, crit.clone(), at("2100-01-01T00:00:00.000Z")?),
-        sale_with(d, ev, &one, seller, |v| v["soldAt"] = json!("1970-01-01T00:00:00.000Z")),
+        d.entry_at(
+            EntryKind::CriticalEvent,
+            crit.clone(),
+            at("1999-12-31T23:59:59.999Z")?,
+        ),
+        d.entry_at(
+            EntryKind::CriticalEvent,
+            crit.clone(),
+            at("0000-01-01T00:00:00.000Z")?,
+        ),
+        d.entry_at(
+            EntryKind::CriticalEvent,
+            crit.clone(),
+            at("2100-01-01T00:00:00.000Z")?,
+        ),
+        sale_with(d, ev, &one, seller, |v| {
+            v["soldAt"] = json!("1970-01-01T00:00:00.000Z")
+        }),
         d.entry(EntryKind::ShiftClose, shift("0000-01-01T00:00:00.000Z")),
         d.entry(EntryKind::Void, void),
         d.entry(EntryKind::CriticalEvent, crit),
@@ -861,8 +931,20 @@ async fn defect7_timestamps_outside_2000_to_2100_are_per_entry_rejections() -> R
         ],
         "{v}"
     );
-    assert!(v["results"][2]["message"].as_str().unwrap_or("").contains("createdAt"), "{v}");
-    assert!(v["results"][5]["message"].as_str().unwrap_or("").contains("closedAt"), "{v}");
+    assert!(
+        v["results"][2]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("createdAt"),
+        "{v}"
+    );
+    assert!(
+        v["results"][5]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("closedAt"),
+        "{v}"
+    );
     assert_eq!(f.count("device_journal").await?, 8);
     f.drop_db().await;
     Ok(())
@@ -933,8 +1015,16 @@ async fn defect8_the_same_entry_id_pushed_by_two_rsus_at_once_is_applied_once_an
         second_answers.push(results(v)[1].clone());
     }
     second_answers.sort();
-    assert_eq!(second_answers, vec![applied(), conflict("id_conflict")], "{out:?}");
-    assert_eq!(f.count("critical_events WHERE event_type = 'STARTUP'").await?, 1);
+    assert_eq!(
+        second_answers,
+        vec![applied(), conflict("id_conflict")],
+        "{out:?}"
+    );
+    assert_eq!(
+        f.count("critical_events WHERE event_type = 'STARTUP'")
+            .await?,
+        1
+    );
     f.drop_db().await;
     Ok(())
 }
@@ -962,7 +1052,11 @@ async fn defect8_the_same_shift_id_closed_by_two_rsus_at_once_is_applied_once_an
         second_answers.push(results(v)[1].clone());
     }
     second_answers.sort();
-    assert_eq!(second_answers, vec![applied(), conflict("id_conflict")], "{out:?}");
+    assert_eq!(
+        second_answers,
+        vec![applied(), conflict("id_conflict")],
+        "{out:?}"
+    );
     assert_eq!(f.count("shift_closes").await?, 1);
     f.drop_db().await;
     Ok(())
@@ -975,7 +1069,10 @@ async fn defect8_error_bodies_speak_the_clients_terms_not_constraint_names() -> 
     let req = axum::http::Request::builder()
         .method("POST")
         .uri("/v1/admin/rsus")
-        .header("authorization", format!("Bearer {}", server_stub::testkit::TEST_ADMIN_TOKEN))
+        .header(
+            "authorization",
+            format!("Bearer {}", server_stub::testkit::TEST_ADMIN_TOKEN),
+        )
         .header("content-type", "application/json")
         .body(axum::body::Body::from(serde_json::to_vec(&json!({
             "organizationId": f.org_id, "name": "X", "venueId": Uuid::now_v7()
@@ -985,7 +1082,10 @@ async fn defect8_error_bodies_speak_the_clients_terms_not_constraint_names() -> 
     let m = v["message"].as_str().unwrap_or("");
     assert!(m.contains("venueId"), "{v}");
     for leak in ["_fkey", "_key", "_check", "constraint", "database rule"] {
-        assert!(!m.contains(leak), "message names a database detail ({leak}): {v}");
+        assert!(
+            !m.contains(leak),
+            "message names a database detail ({leak}): {v}"
+        );
     }
     f.drop_db().await;
     Ok(())
@@ -1008,7 +1108,11 @@ async fn defect8_a_device_cannot_take_more_numbers_than_its_cap() -> R {
         assert_eq!(st, StatusCode::OK, "top-up {i}: {v}");
     }
     let (st, v) = f.send(top_up()?).await?;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("allocation_cap")), "{v}");
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("allocation_cap")),
+        "{v}"
+    );
     assert!(v["message"].as_str().unwrap_or("").contains("1000"), "{v}");
     // The cap is configurable per event.
     sqlx::query(
@@ -1020,14 +1124,21 @@ async fn defect8_a_device_cannot_take_more_numbers_than_its_cap() -> R {
     let (st, v) = f.send(top_up()?).await?;
     assert_eq!(st, StatusCode::OK, "{v}");
     let (st, v) = f.send(top_up()?).await?;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("allocation_cap")), "{v}");
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("allocation_cap")),
+        "{v}"
+    );
     f.drop_db().await;
     Ok(())
 }
 
 /// Sends a POST announcing a 4,000,000-byte body but sends only its first bytes, and waits up to
 /// 5 s for an answer: a server that checks headers and key first answers without the body.
-async fn answer_without_body(addr: std::net::SocketAddr, headers: &[(String, String)]) -> anyhow::Result<(u16, Value)> {
+async fn answer_without_body(
+    addr: std::net::SocketAddr,
+    headers: &[(String, String)],
+) -> anyhow::Result<(u16, Value)> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
     let mut head = format!(
         "POST {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 4000000\r\n",
@@ -1057,13 +1168,23 @@ async fn answer_without_body(addr: std::net::SocketAddr, headers: &[(String, Str
         Ok::<_, std::io::Error>(())
     })
     .await;
-    anyhow::ensure!(read.is_ok(), "no answer within 5 s: the server waits for the body");
+    anyhow::ensure!(
+        read.is_ok(),
+        "no answer within 5 s: the server waits for the body"
+    );
     let text = String::from_utf8_lossy(&got).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let body = body.find('{').map_or("", |i| &body[i..]);
     let body = body.rfind('}').map_or(body, |j| &body[..=j]);
-    Ok((status, serde_json::from_str(body).unwrap_or(Value::String(body.into()))))
+    Ok((
+        status,
+        serde_json::from_str(body).unwrap_or(Value::String(body.into())),
+    ))
 }
 
 #[tokio::test]
@@ -1071,7 +1192,11 @@ async fn defect8_headers_and_key_are_checked_before_the_body_is_read() -> R {
     let f = Fixture::new().await?;
     let server = TestServer::spawn(f.state.clone()).await?;
     let (st, v) = answer_without_body(server.addr, &[]).await?;
-    assert_eq!((st, v["error"].as_str()), (401, Some("missing_header")), "{v}");
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (401, Some("missing_header")),
+        "{v}"
+    );
     // Well-formed headers naming a key that does not exist.
     let mut h = f.device.signed_headers("POST", wire::PATH_JOURNAL, b"{}")?;
     for (k, v) in h.iter_mut() {
@@ -1097,17 +1222,39 @@ async fn protocol_invalid_field_names_the_field_path_inside_an_entry() -> R {
     let mut body: Value = serde_json::from_slice(&f.device.push_body(&[e])?)?;
     body["entries"][0]["seq"] = json!("x");
     let (st, v) = f
-        .send(f.device.request("POST", wire::PATH_JOURNAL, serde_json::to_vec(&body)?)?)
+        .send(
+            f.device
+                .request("POST", wire::PATH_JOURNAL, serde_json::to_vec(&body)?)?,
+        )
         .await?;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")), "{v}");
-    assert!(v["message"].as_str().unwrap_or("").contains("entries[0].seq"), "{v}");
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_field")),
+        "{v}"
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("entries[0].seq"),
+        "{v}"
+    );
     body["entries"][0]["seq"] = json!(1);
     body["entries"][0]["hash"] = json!("zz");
     let (st, v) = f
-        .send(f.device.request("POST", wire::PATH_JOURNAL, serde_json::to_vec(&body)?)?)
+        .send(
+            f.device
+                .request("POST", wire::PATH_JOURNAL, serde_json::to_vec(&body)?)?,
+        )
         .await?;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["message"].as_str().unwrap_or("").contains("entries[0].hash"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("entries[0].hash"),
+        "{v}"
+    );
     f.drop_db().await;
     Ok(())
 }
@@ -1117,7 +1264,11 @@ async fn protocol_server_time_in_a_401_body_has_milliseconds() -> R {
     let mut f = Fixture::new().await?;
     f.device.clock_offset = 3600;
     let (st, v) = f.send(f.device.push_request(&[])?).await?;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("clock_skew")), "{v}");
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("clock_skew")),
+        "{v}"
+    );
     let t = v["serverTime"].as_str().unwrap_or("");
     assert_eq!(t.len(), "2026-06-28T14:25:00.123Z".len(), "{t}");
     assert!(t.ends_with('Z') && t.as_bytes()[19] == b'.', "{t}");
@@ -1133,9 +1284,16 @@ async fn protocol_a_non_canonical_created_at_or_entry_id_is_bad_payload_not_a_br
     // hashes the bytes it wrote.
     let mut bad = vec![];
     let mut prev = ok.hash;
-    for (created, id_upper) in [("2026-06-28T14:25:00Z", false), ("2026-06-28T14:25:00.000Z", true)] {
+    for (created, id_upper) in [
+        ("2026-06-28T14:25:00Z", false),
+        ("2026-06-28T14:25:00.000Z", true),
+    ] {
         let id = Uuid::now_v7();
-        let id_text = if id_upper { id.to_string().to_uppercase() } else { id.to_string() };
+        let id_text = if id_upper {
+            id.to_string().to_uppercase()
+        } else {
+            id.to_string()
+        };
         let seq = f.device.next_seq;
         let canonical = format!(
             r#"{{"createdAt":"{created}","entryId":"{id_text}","epoch":1,"kind":"critical_event","payload":{{"description":"x","eventId":null,"eventType":"STARTUP","metadata":{{}},"operatorId":null,"severity":"INFO"}},"seq":{seq}}}"#
@@ -1154,15 +1312,34 @@ async fn protocol_a_non_canonical_created_at_or_entry_id_is_bad_payload_not_a_br
     entries.extend(bad);
     entries.push(serde_json::to_value(&last)?);
     let body = serde_json::to_vec(&json!({"epoch": 1, "entries": entries}))?;
-    let (st, v) = f.send(f.device.request("POST", wire::PATH_JOURNAL, body)?).await?;
+    let (st, v) = f
+        .send(f.device.request("POST", wire::PATH_JOURNAL, body)?)
+        .await?;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(
         results(&v),
-        vec![applied(), rejected("bad_payload"), rejected("bad_payload"), applied()],
+        vec![
+            applied(),
+            rejected("bad_payload"),
+            rejected("bad_payload"),
+            applied()
+        ],
         "{v}"
     );
-    assert!(v["results"][1]["message"].as_str().unwrap_or("").contains("createdAt"), "{v}");
-    assert!(v["results"][2]["message"].as_str().unwrap_or("").contains("entryId"), "{v}");
+    assert!(
+        v["results"][1]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("createdAt"),
+        "{v}"
+    );
+    assert!(
+        v["results"][2]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("entryId"),
+        "{v}"
+    );
     assert_eq!(v["chainVerified"], true, "{v}");
     f.drop_db().await;
     Ok(())
@@ -1195,13 +1372,23 @@ async fn protocol_a_refused_enrollment_leaves_the_token_usable() -> R {
             .method("POST")
             .uri(wire::PATH_ENROLL)
             .header("content-type", "application/json")
-            .body(axum::body::Body::from(serde_json::to_vec(&req).unwrap_or_default()))
+            .body(axum::body::Body::from(
+                serde_json::to_vec(&req).unwrap_or_default(),
+            ))
     };
     let (st, v) = f.send(enroll("12".into())?).await?;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")), "{v}");
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_field")),
+        "{v}"
+    );
     // The public key the device already registered: refused as already_exists.
     let (st, v) = f.send(enroll(f.device.key.public_key_hex())?).await?;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("already_exists")), "{v}");
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("already_exists")),
+        "{v}"
+    );
     let (st, v) = f.send(enroll(key.public_key_hex())?).await?;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["epoch"], 2);
@@ -1225,7 +1412,9 @@ fn protocol_the_worked_example_in_the_document_is_what_the_code_computes() -> R 
     let public_hex = hex::encode(pair.public_key().as_ref());
     let vkey_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
     let vkey = rsu_core::validation::ValidationKey::from_hex(vkey_hex).map_err(err)?;
-    let vn = ValidationNumber::issue(&vkey, "RSU", 1, 2026, 123).map_err(err)?.to_string();
+    let vn = ValidationNumber::issue(&vkey, "RSU", 1, 2026, 123)
+        .map_err(err)?
+        .to_string();
     let mac = ring::hmac::sign(
         &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &hex::decode(vkey_hex)?),
         b"RSU001-2026-000123",
@@ -1257,12 +1446,16 @@ fn protocol_the_worked_example_in_the_document_is_what_the_code_computes() -> R 
         seq: 1,
         entry_id,
         kind: EntryKind::Sale,
-        created_at: chrono::DateTime::parse_from_rfc3339("2026-06-28T14:25:00.123Z")?.with_timezone(&Utc),
+        created_at: chrono::DateTime::parse_from_rfc3339("2026-06-28T14:25:00.123Z")?
+            .with_timezone(&Utc),
         payload,
     };
     let canonical = String::from_utf8(body.canonical_bytes()?)?;
     let entry = body.chain(ChainHash::GENESIS)?;
-    let push = wire::PushRequest { epoch: 1, entries: vec![entry.clone()] };
+    let push = wire::PushRequest {
+        epoch: 1,
+        entries: vec![entry.clone()],
+    };
     let push_bytes = serde_json::to_vec(&push)?;
     let push_text = String::from_utf8(push_bytes.clone())?;
     let body_hash = wire::body_sha256_hex(&push_bytes);
@@ -1277,10 +1470,14 @@ fn protocol_the_worked_example_in_the_document_is_what_the_code_computes() -> R 
     };
     let to_sign = String::from_utf8(parts.string_to_sign())?;
     let signature = hex::encode(pair.sign(to_sign.as_bytes()).as_ref());
-    wire::verify_signature(pair.public_key().as_ref(), to_sign.as_bytes(), &signature).map_err(err)?;
+    wire::verify_signature(pair.public_key().as_ref(), to_sign.as_bytes(), &signature)
+        .map_err(err)?;
     let computed = [
         ("public key", public_hex),
-        ("first MAC bytes", format!("*mac* starts `{mac3}`, *v* = {v}")),
+        (
+            "first MAC bytes",
+            format!("*mac* starts `{mac3}`, *v* = {v}"),
+        ),
         ("validation number", vn),
         ("canonical bytes", canonical),
         ("entry hash", entry.hash.to_hex()),
@@ -1295,6 +1492,10 @@ fn protocol_the_worked_example_in_the_document_is_what_the_code_computes() -> R 
             missing.push(format!("{what}:\n{value}\n"));
         }
     }
-    assert!(missing.is_empty(), "docs/protocol.md §10 lacks these computed values:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "docs/protocol.md §10 lacks these computed values:\n{}",
+        missing.join("\n")
+    );
     Ok(())
 }
