@@ -17,6 +17,9 @@ ALTER TABLE orders ADD COLUMN sale_seq BIGINT CHECK (sale_seq IS NULL OR sale_se
 
 UPDATE orders o SET organization_id = e.organization_id FROM events e WHERE e.id = o.event_id;
 
+-- Unique across organizations no more (replaced below, per organization).
+ALTER TABLE orders DROP CONSTRAINT orders_validation_number_key;
+
 -- Canonical form: upper case, rsuNo at least 3 digits, seq at least 6, tag with Crockford's
 -- O→0, I/L→1 (rsu_core::validation::ValidationNumber::to_string of what parse reads).
 UPDATE orders SET validation_number = c.canonical
@@ -60,7 +63,6 @@ BEGIN
 END $$;
 
 ALTER TABLE orders ALTER COLUMN organization_id SET NOT NULL;
-ALTER TABLE orders DROP CONSTRAINT orders_validation_number_key;
 ALTER TABLE orders ADD CONSTRAINT orders_organization_validation_number_key
     UNIQUE (organization_id, validation_number);
 ALTER TABLE orders ADD CONSTRAINT orders_rsu_sale_seq_key UNIQUE (rsu_id, sale_seq);
