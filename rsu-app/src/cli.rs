@@ -100,6 +100,15 @@ pub enum Command {
         #[command(subcommand)]
         action: ShiftAction,
     },
+    /// Close this device for the event (supervisor PIN): stop selling, close every open shift
+    /// with its Z report, and give back the unused draw numbers. rsu-syncd then delivers it all.
+    Close {
+        #[arg(long)]
+        supervisor_pin: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List recent sales (newest first).
     Sales {
         /// Show only sales whose validation number contains this text.
@@ -120,7 +129,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write the whole journal as JSON lines (for a device that cannot sync).
+    /// Write the whole journal as JSON lines, with a last line signed by the device key, for a
+    /// device that cannot sync: the server imports it with `server-stub admin import-journal`.
     Export {
         /// Output file; standard output if omitted.
         #[arg(long)]
@@ -630,6 +640,24 @@ fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
                 },
             }
         }
+        Command::Close {
+            supervisor_pin,
+            json,
+        } => {
+            let mut store = open(&db)?;
+            let report = store.close_device(&supervisor_pin)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                for z in &report.shifts_closed {
+                    print_z(z);
+                }
+                println!("{report}");
+                if report.entries_to_sync > 0 {
+                    println!("Leave the device on the network until rsu-syncd has delivered them (rsu-syncd status).");
+                }
+            }
+        }
         Command::Sales {
             search,
             limit,
@@ -731,19 +759,29 @@ fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
             }
         }
         Command::Export { out } => {
-            let store = open(&db)?;
-            let n = match out {
+            // Opened first so a missing or corrupt database says so before anything is written.
+            drop(open(&db)?);
+            let trailer = match out {
                 Some(path) => {
                     let mut f = std::fs::File::create(&path)
                         .with_context(|| format!("cannot create {}", path.display()))?;
-                    let n = store.export_journal(&mut f)?;
+                    let t = rsu_sync::export::write_signed_export(&db, &mut f)?;
                     f.sync_all()
                         .with_context(|| format!("cannot write {}", path.display()))?;
-                    n
+                    t
                 }
-                None => store.export_journal(&mut std::io::stdout().lock())?,
+                None => rsu_sync::export::write_signed_export(&db, &mut std::io::stdout().lock())?,
             };
-            eprintln!("{n} journal entries exported.");
+            let n: u64 = trailer.epochs.iter().map(|e| e.entries).sum();
+            match trailer.signature {
+                Some(_) => eprintln!(
+                    "{n} journal entries exported, signed with device key {}.",
+                    trailer.key_id.map(|k| k.to_string()).unwrap_or_default()
+                ),
+                None => eprintln!(
+                    "{n} journal entries exported, unsigned: this database has no device key (a demo), so the server will not import it."
+                ),
+            }
         }
         Command::Reset { yes } => {
             if !yes {

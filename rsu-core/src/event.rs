@@ -168,6 +168,8 @@ pub enum SaleRefusal {
     OfflineNotAllowed,
     #[error("The receipt would be missing {0}. Ask the raffle manager to complete the event setup; nothing was sold.")]
     ReceiptIncomplete(String),
+    #[error("This device was closed for the event and its unused draw numbers were given back. No more tickets can be sold on it.")]
+    DeviceClosed,
 }
 
 impl SaleRefusal {
@@ -186,6 +188,7 @@ impl SaleRefusal {
             SaleRefusal::PrintUnresolved => "print_unresolved",
             SaleRefusal::OfflineNotAllowed => "offline_not_allowed",
             SaleRefusal::ReceiptIncomplete(_) => "receipt_incomplete",
+            SaleRefusal::DeviceClosed => "device_closed",
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod draw;
 pub mod event;
+pub mod export;
 pub mod ids;
 pub mod journal;
 pub mod money;

@@ -193,7 +193,7 @@ impl Store {
     }
 }
 
-fn release_tx(
+pub(crate) fn release_tx(
     tx: &Transaction<'_>,
     now: DateTime<Utc>,
     allocation_id: Uuid,
@@ -369,20 +369,16 @@ fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result
                     tx.execute("UPDATE events SET suspended = 0 WHERE id = ?1", [&ev])?;
                 }
                 CommandKind::Close => {
-                    let ids: Vec<String> = {
-                        let mut stmt = tx.prepare(
-                            "SELECT id FROM allocations WHERE event_id = ?1 AND state = 'active'",
-                        )?;
-                        let rows = stmt.query_map([&ev], |r| r.get(0))?;
-                        rows.collect::<Result<_, _>>()?
-                    };
-                    for id in ids {
-                        release_tx(tx, now, parse_uuid(&id)?)?;
-                    }
+                    // Carried out below, or by the daemon once the last receipt is confirmed.
+                    tx.execute(
+                        "UPDATE events SET close_requested_at = coalesce(close_requested_at, ?2) WHERE id = ?1",
+                        params![ev, ts(&now)],
+                    )?;
                 }
             }
         }
     }
+    crate::closing::complete_requested_tx(tx, now)?;
     Ok(())
 }
 

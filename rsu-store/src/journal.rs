@@ -279,9 +279,11 @@ impl Store {
         Ok((total, head))
     }
 
-    /// Writes every journal entry as one JSON object per line, with its sync status. For a dead
-    /// or replaced device, this file can be imported on the server through the normal push path.
-    pub fn export_journal(&self, out: &mut dyn Write) -> Result<u64, StoreError> {
+    /// Every journal entry in (epoch, seq) order with its sync status and reason code, read in
+    /// one statement (one snapshot, whatever the kiosk appends meanwhile).
+    pub fn journal_for_export(
+        &self,
+    ) -> Result<Vec<(JournalEntry, String, Option<String>)>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT epoch, seq, body_json, prev_hash, hash, sync_status, reason_code FROM journal ORDER BY epoch, seq",
         )?;
@@ -296,26 +298,41 @@ impl Store {
                 r.get::<_, Option<String>>(6)?,
             ))
         })?;
-        let mut n = 0;
+        let mut out = Vec::new();
         for row in rows {
             let (epoch, seq, body, prev, hash, status, code) = row?;
-            let entry = row_to_entry(epoch, seq, body, prev, hash)?;
-            let line = serde_json::json!({
-                "entry": entry,
-                "syncStatus": status,
-                "reasonCode": code,
-            });
-            let io = |e| StoreError::Io {
-                what: "writing the export".into(),
-                source: e,
-            };
-            serde_json::to_writer(&mut *out, &line).map_err(|e| StoreError::Io {
-                what: "writing the export".into(),
-                source: e.into(),
-            })?;
-            out.write_all(b"\n").map_err(io)?;
-            n += 1;
+            out.push((row_to_entry(epoch, seq, body, prev, hash)?, status, code));
         }
-        Ok(n)
+        Ok(out)
     }
+
+    /// Writes every journal entry as one JSON object per line, with its sync status. For a dead
+    /// or replaced device, this file can be imported on the server through the normal push path
+    /// (`rsu-app export` adds the signed trailer; see `rsu_core::export`).
+    pub fn export_journal(&self, out: &mut dyn Write) -> Result<u64, StoreError> {
+        write_export_lines(&self.journal_for_export()?, out)
+    }
+}
+
+/// Writes export lines (`{"entry", "syncStatus", "reasonCode"}`) for `rows`.
+pub fn write_export_lines(
+    rows: &[(JournalEntry, String, Option<String>)],
+    out: &mut dyn Write,
+) -> Result<u64, StoreError> {
+    let io = |e: std::io::Error| StoreError::Io {
+        what: "writing the export".into(),
+        source: e,
+    };
+    let mut n = 0;
+    for (entry, status, code) in rows {
+        let line = serde_json::json!({
+            "entry": entry,
+            "syncStatus": status,
+            "reasonCode": code,
+        });
+        serde_json::to_writer(&mut *out, &line).map_err(|e| io(e.into()))?;
+        out.write_all(b"\n").map_err(io)?;
+        n += 1;
+    }
+    Ok(n)
 }

@@ -6,6 +6,7 @@
 //! A database that fails its checks is reported and kept: it may hold unsynced sales, so this
 //! crate never deletes or recreates one.
 
+pub mod closing;
 mod config;
 mod error;
 mod journal;
@@ -15,11 +16,12 @@ mod sale;
 mod status;
 mod sync_state;
 
+pub use closing::CloseReport;
 pub use config::{
     demo_config, DeviceIdentity, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN, MAX_CLOCK_STEP_BACK_MS,
 };
 pub use error::{LoginError, StoreError};
-pub use journal::{EntryOutcome, SyncResult};
+pub use journal::{write_export_lines, EntryOutcome, SyncResult};
 pub use people::{Operator, Shift};
 pub use sale::{PrintState, ReceiptContext, Sale, SaleRequest};
 pub use status::{
@@ -38,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/device/0001_init.sql"),
     include_str!("../../migrations/device/0002_sync.sql"),
     include_str!("../../migrations/device/0003_device_life.sql"),
+    include_str!("../../migrations/device/0005_close.sql"),
 ];
 
 /// How long a writer waits for the other process before giving up.

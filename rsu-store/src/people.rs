@@ -375,7 +375,7 @@ pub(crate) fn open_shift_tx(
 }
 
 /// Builds the Z report of a shift from the sales table.
-fn z_report(
+pub(crate) fn z_report(
     tx: &Transaction<'_>,
     shift: Uuid,
     closed_by: Uuid,

@@ -192,7 +192,7 @@ fn offline_exposure(tx: &Transaction<'_>) -> Result<(u64, Option<DateTime<Utc>>)
 }
 
 /// The earliest receipt whose print is not confirmed and not spoiled.
-fn unresolved_sale(tx: &Transaction<'_>) -> Result<Option<String>, StoreError> {
+pub(crate) fn unresolved_sale(tx: &Transaction<'_>) -> Result<Option<String>, StoreError> {
     Ok(tx
         .query_row(
             "SELECT id FROM sales WHERE print_state IN ('pending', 'print_failed') AND voided_at IS NULL ORDER BY seq LIMIT 1",
@@ -401,6 +401,9 @@ impl Store {
         })?;
         let event = load_event(&tx, &event_id)?
             .ok_or_else(|| StoreError::NotFound(format!("no event {event_id}")))?;
+        if operator.is_some() && crate::closing::is_closed(&tx, &event_id)? {
+            return Err(SaleRefusal::DeviceClosed.into());
+        }
         let (max_offline, expiry): (Option<u64>, Option<i64>) = tx
             .query_row("SELECT max_offline_tickets, offline_sale_expiration_minutes FROM settings WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?

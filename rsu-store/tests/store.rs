@@ -96,11 +96,11 @@ fn the_store_uses_wal_full_sync_foreign_keys_and_a_versioned_schema() {
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "synchronous must be FULL (2)");
     assert_eq!(fk, 1);
-    assert_eq!(d.store.schema_version().unwrap(), 2);
+    assert_eq!(d.store.schema_version().unwrap(), 4);
     // Reopening applies nothing twice and keeps the data.
     drop(d.store);
     let s = Store::open(&d.path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 4);
     assert!(s.is_enrolled().unwrap());
 }
 
@@ -675,7 +675,9 @@ fn pulled_configuration_never_changes_a_committed_sale() {
 }
 
 #[test]
-fn an_overlapping_allocation_is_refused_whole() {
+fn an_overlapping_allocation_is_skipped_and_the_rest_applies() {
+    // Was `an_overlapping_allocation_is_refused_whole`: issue 15 (defect 3) changed the rule, so
+    // that one range the device cannot take never stops the rest of the configuration.
     let mut d = demo();
     let mut cfg = d.config.clone();
     cfg.version = 2;
@@ -688,17 +690,28 @@ fn an_overlapping_allocation_is_refused_whole() {
         next_number: None,
     });
     cfg.events[0].name = "Renamed".into();
-    let err = d.store.apply_config(&cfg).unwrap_err();
-    assert!(err.to_string().contains("overlaps"), "{err}");
-    let name: String = d
-        .store
-        .connection()
+    assert!(d.store.apply_config(&cfg).unwrap());
+    let c = d.store.connection();
+    let name: String = c
         .query_row("SELECT name FROM events", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(
-        name, "Summer Festival Raffle",
-        "nothing of the refused configuration applied"
-    );
+    assert_eq!(name, "Renamed", "the rest of the configuration applied");
+    let overlapping: i64 = c
+        .query_row(
+            "SELECT count(*) FROM allocations WHERE start_number = 1150",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(overlapping, 0, "the overlapping range was not taken");
+    let logged: i64 = c
+        .query_row(
+            "SELECT count(*) FROM journal WHERE body_json LIKE '%CONFIG_ITEM_SKIPPED%' AND body_json LIKE '%overlaps%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(logged, 1, "and the skip is a critical event");
 }
 
 #[test]
@@ -992,7 +1005,7 @@ fn a_version_1_database_file_upgrades_in_place_and_keeps_its_data() {
         c.pragma_update(None, "user_version", 1).unwrap();
     }
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 4);
     let (no, epoch): (u32, i64) = s
         .connection()
         .query_row("SELECT rsu_no, epoch FROM device", [], |r| {

@@ -192,6 +192,10 @@ impl Engine {
     }
 
     fn local_state(&mut self) -> Result<LocalState, SyncError> {
+        // A `close` command from the server waits for the last receipt to be confirmed.
+        if let Some(closed) = self.store.complete_requested_closes()? {
+            tracing::info!(events = ?closed.event_ids, "device closed by the server's command: {closed}");
+        }
         self.ident = self.store.sync_identity()?;
         let counts = self.store.sync_counts()?;
         let state = self.store.sync_state()?;

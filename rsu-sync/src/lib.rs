@@ -18,6 +18,7 @@ pub mod crash;
 pub mod engine;
 pub mod enroll;
 pub mod error;
+pub mod export;
 pub mod keyfile;
 pub mod lock;
 pub mod plan;

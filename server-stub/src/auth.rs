@@ -148,7 +148,7 @@ pub async fn authenticate(
         return Err(AppError::unauthorized(
             "key_expired",
             format!(
-                "key {key_id} expired at {}: rotate or enroll again (only journal entries made before expiry are still accepted with it)",
+                "key {key_id} expired at {}: ask the administrator for an enrollment token and enroll again (rsu-syncd enroll --token …); entries still pending are kept and sent with the new key",
                 row.expires_at
             ),
         ));
