@@ -177,6 +177,29 @@ pub mod rfc3339_millis {
     }
 }
 
+pub mod opt_rfc3339_millis {
+    //! [`super::rfc3339_millis`] for an optional timestamp.
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&super::format_time(t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| {
+                DateTime::parse_from_rfc3339(&s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+    }
+}
+
 impl EntryBody {
     /// The canonical bytes covered by the hash.
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, JournalError> {

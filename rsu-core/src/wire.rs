@@ -297,8 +297,13 @@ pub struct ErrorBody {
     pub error: String,
     /// A sentence that names the field and the reason.
     pub message: String,
-    /// Present on every 401: the server's clock, so the device can correct its offset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Present on every 401: the server's clock (RFC 3339 with milliseconds), so the device can
+    /// correct its offset.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::journal::opt_rfc3339_millis"
+    )]
     pub server_time: Option<DateTime<Utc>>,
     /// Present on 409 `gap`: the seq the server expects next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -560,7 +565,8 @@ codes! {
         BadValidationNumber => "bad_validation_number",
         /// The validation number's tag does not verify with this device's validation key.
         BadTag => "bad_tag",
-        /// Another order already has this validation number.
+        /// Another order of the organization already has this validation number (in canonical
+        /// form), or this RSU already used this `saleSeq` (in any epoch).
         DuplicateValidationNumber => "duplicate_validation_number",
         /// A draw number lies outside every allocation of this RSU for this event (or in a released part).
         DrawNumberNotAllocated => "draw_number_not_allocated",
@@ -570,8 +576,11 @@ codes! {
         UnknownOrder => "unknown_order",
         /// A void names an order that is already voided.
         AlreadyVoided => "already_voided",
-        /// An allocation release names an allocation that is not this RSU's.
+        /// A sale or an allocation release names an allocation that is not this RSU's for the event.
         UnknownAllocation => "unknown_allocation",
+        /// An `operatorId`, `supervisorId` or `closedBy` is not a seller or supervisor of the
+        /// organization (a `supervisorId` must be a supervisor).
+        UnknownOperator => "unknown_operator",
         /// Conflict: this seq is known with a different hash.
         SeqConflict => "seq_conflict",
         /// Conflict: this `entryId`, or the sale's `localId`, is already used by another entry.

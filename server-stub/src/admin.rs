@@ -11,7 +11,7 @@ use rsu_core::money::Currency;
 use rsu_core::pin;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -457,8 +457,9 @@ pub struct SetPackagePrice {
     pub price: i64,
 }
 
-/// Changes a package's price for sales from now on. Refused after the event's first sale when
-/// its jurisdiction locks prices.
+/// Changes a package's price for sales from now on. Where the event's jurisdiction locks prices
+/// (priceLock), refused once the event has been active: a device may hold offline sales made at
+/// the old price, and under priceLock the server has no price history to check them against.
 pub async fn set_package_price(pool: &PgPool, a: &SetPackagePrice) -> AppResult<Value> {
     if a.price < 0 {
         return Err(bad("price", "must not be negative"));
@@ -476,15 +477,24 @@ pub async fn set_package_price(pool: &PgPool, a: &SetPackagePrice) -> AppResult<
     })?;
     let ev = event_facts(pool, event_id).await?;
     if ev.price_lock {
-        let sold: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE event_id = $1)")
-                .bind(event_id)
-                .fetch_one(pool)
-                .await?;
-        if sold {
+        let been_active = !matches!(
+            ev.state,
+            EventState::Created | EventState::Configured | EventState::Cancelled
+        ) || sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM critical_events WHERE event_id = $1
+                              AND event_type = 'EVENT_STATE_CHANGED' AND metadata->>'newState' = 'active')
+                 OR EXISTS (SELECT 1 FROM orders WHERE event_id = $1)",
+        )
+        .bind(event_id)
+        .fetch_one(pool)
+        .await?;
+        if been_active {
             return Err(AppError::conflict(
                 "price_locked",
-                "the event has sales and its jurisdiction profile locks prices (priceLock): the price cannot change",
+                format!(
+                    "the event is {} and has been active, and its jurisdiction profile locks prices (priceLock): the price cannot change, since devices may hold offline sales at this price; add a new package instead",
+                    ev.state
+                ),
             ));
         }
     }
@@ -613,6 +623,34 @@ pub async fn create_operator(pool: &PgPool, a: &NewOperator) -> AppResult<Value>
     let hash = pin::hash_pin(&a.pin, &salt, pin::DEFAULT_ITERATIONS).map_err(|e| bad("pin", e))?;
     let id = Uuid::now_v7();
     let mut tx = pool.begin().await?;
+    // PINs are unique per organization: the device logs in whoever's PIN matches, so a shared
+    // PIN would let one operator act as another (a seller as a supervisor). The organization
+    // row is locked so two concurrent creations cannot both take the same PIN.
+    sqlx::query("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE")
+        .bind(a.organization_id)
+        .execute(&mut *tx)
+        .await?;
+    let hashes: Vec<String> = sqlx::query_scalar(
+        "SELECT u.pin_hash FROM organization_users ou JOIN users u ON u.id = ou.user_id
+          WHERE ou.organization_id = $1 AND u.pin_hash IS NOT NULL",
+    )
+    .bind(a.organization_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let pin_text = a.pin.clone();
+    let taken = tokio::task::spawn_blocking(move || {
+        hashes
+            .iter()
+            .any(|h| pin::verify_pin(&pin_text, h).unwrap_or(false))
+    })
+    .await
+    .map_err(|e| AppError::internal("pin check", e))?;
+    if taken {
+        return Err(AppError::conflict(
+            "pin_taken",
+            "field pin: another operator of this organization already has this PIN; choose a different one (PINs are unique per organization, so a PIN says who logs in)",
+        ));
+    }
     sqlx::query("INSERT INTO users (id, display_name, pin_hash) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(a.name.trim())
@@ -893,7 +931,9 @@ pub async fn create_allocation(pool: &PgPool, a: &NewAllocation) -> AppResult<Va
             tx.commit().await?;
             alloc
         }
-        (None, None) => carve_allocation(pool, ev.org, a.rsu_id, a.event_id, a.count, None).await?,
+        (None, None) => {
+            carve_allocation(pool, ev.org, a.rsu_id, a.event_id, a.count, None, false).await?
+        }
         _ => return Err(bad("startNumber/endNumber", "give both or neither")),
     };
     Ok(serde_json::to_value(alloc).unwrap_or(Value::Null))
@@ -915,6 +955,15 @@ pub struct Transition {
 /// Moves an event along the state machine of DESIGN §4, records a critical event and queues
 /// suspend/resume/close commands for the organization's RSUs.
 pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
+    let mut tx = pool.begin().await?;
+    let v = transition_in(&mut tx, a).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+/// [`transition`] inside the caller's transaction (which commits it): the event row stays
+/// locked until then.
+pub async fn transition_in(tx: &mut Transaction<'_, Postgres>, a: &Transition) -> AppResult<Value> {
     let to = EventState::parse(&a.to).ok_or_else(|| {
         bad(
             "to",
@@ -925,11 +974,10 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
             ),
         )
     })?;
-    let mut tx = pool.begin().await?;
     let row: Option<(Uuid, String, String)> =
         sqlx::query_as("SELECT organization_id, state, name FROM events WHERE id = $1 FOR UPDATE")
             .bind(a.event_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
     let (org, from, name) = row.ok_or_else(|| {
         AppError::not_found(
@@ -951,7 +999,7 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
             "SELECT COUNT(*) FROM ticket_packages WHERE event_id = $1 AND is_active",
         )
         .bind(a.event_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         if packages == 0 {
             return Err(AppError::conflict(
@@ -968,7 +1016,7 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
     )
     .bind(a.event_id)
     .bind(to.as_str())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     sqlx::query(
         "INSERT INTO critical_events (event_type, event_id, severity, description, metadata)
@@ -977,7 +1025,7 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
     .bind(a.event_id)
     .bind(format!("Raffle '{name}' transitioned from {from} to {to}"))
     .bind(json!({"previousState": from.as_str(), "newState": to.as_str(), "reason": a.reason}))
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let command = match (from, to) {
         (_, EventState::Suspended) => Some("suspend"),
@@ -993,7 +1041,7 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
         .bind(org)
         .bind(kind)
         .bind(a.event_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
     sqlx::query(
@@ -1003,10 +1051,9 @@ pub async fn transition(pool: &PgPool, a: &Transition) -> AppResult<Value> {
     .bind(a.event_id)
     .bind(json!({"state": from.as_str()}))
     .bind(json!({"state": to.as_str(), "reason": a.reason}))
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    bump_config_version(&mut tx, org).await?;
-    tx.commit().await?;
+    bump_config_version(tx, org).await?;
     Ok(json!({"eventId": a.event_id, "previousState": from.as_str(), "state": to.as_str()}))
 }
 

@@ -15,7 +15,7 @@ use rsu_core::event::{jackpot, EventState, JackpotRule, Package};
 use rsu_core::money::{Currency, Money};
 use rsu_core::wire::{
     self, ConfigResponse, EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse,
-    PushRequest, PushResponse, RotateKeyRequest, RotateKeyResponse, TopUpRequest, TopUpResponse,
+    PushResponse, RotateKeyRequest, RotateKeyResponse, TopUpRequest, TopUpResponse,
 };
 use serde_json::{json, Value};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -776,6 +776,7 @@ pub async fn top_up(
         req.event_id,
         req.count,
         None,
+        true,
     )
     .await?;
     crate::lifecycle::mark_config_pulled(&st.pool, dev.rsu_id).await?;
@@ -787,7 +788,10 @@ pub async fn top_up(
 
 /// Carves the next `count` numbers (default the range's `defaultAllocationSize`) from the event's
 /// `rsu` range, above every allocation already made in it, so ranges stay disjoint (the exclusion
-/// constraint guarantees it). Audited.
+/// constraint guarantees it). Audited. With `capped` (a device's own top-up), refused once the
+/// RSU would hold more unsold numbers of the event than the range's `maxOutstandingPerRsu`
+/// (default 10 × `defaultAllocationSize`), so one device cannot take the whole range.
+#[allow(clippy::too_many_arguments)]
 pub async fn carve_allocation(
     pool: &PgPool,
     org_id: Uuid,
@@ -795,6 +799,7 @@ pub async fn carve_allocation(
     event_id: Uuid,
     count: Option<u32>,
     by: Option<Uuid>,
+    capped: bool,
 ) -> AppResult<AllocationConfig> {
     let mut tx = pool.begin().await?;
     let ev: Option<(Uuid, String, Value)> = sqlx::query_as(
@@ -853,6 +858,27 @@ pub async fn carve_allocation(
         Some(c) => i64::from(c),
         None => default_size,
     };
+    if capped {
+        let cap = int("maxOutstandingPerRsu").unwrap_or(10 * default_size);
+        // What the server knows this RSU has not sold yet: every number from the allocation's
+        // next unsold one to its end, or to where it was released.
+        let outstanding: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(GREATEST(0, COALESCE(released_from, end_number + 1) - next_draw_number)), 0)::int8
+               FROM rsu_allocations WHERE event_id = $1 AND rsu_id = $2",
+        )
+        .bind(event_id)
+        .bind(rsu_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if outstanding + size > cap {
+            return Err(AppError::conflict(
+                "allocation_cap",
+                format!(
+                    "this RSU already holds {outstanding} unsold numbers of the event; {size} more would exceed the cap of {cap} per RSU: sync its sales or release numbers first"
+                ),
+            ));
+        }
+    }
     let high: Option<i32> = sqlx::query_scalar(
         "SELECT MAX(end_number) FROM rsu_allocations
           WHERE event_id = $1 AND start_number >= $2 AND end_number <= $3",
@@ -937,9 +963,13 @@ pub async fn journal(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Json<PushResponse>> {
+    // Up to 4 MiB are read and hashed only for a request whose headers and key check out.
+    precheck_headers_and_key(&st.pool, &headers).await?;
     let bytes = read_body(&headers, body, wire::MAX_BODY_BYTES).await?;
     let mut dev = authenticate(&st.pool, &method, &uri, &headers, &bytes, Purpose::Journal).await?;
-    let mut req: PushRequest = parse_json(&bytes)?;
+    let received_at = Utc::now();
+    let incoming: crate::ingest::IncomingPush = parse_json(&bytes)?;
+    let (mut req, forms) = incoming.into_push(received_at)?;
     crate::ingest::check_shape(&req)?;
     // Tags are checked with the key of the epoch the entries belong to (a new key each epoch).
     if let Ok(epoch) = i32::try_from(req.epoch) {
@@ -973,7 +1003,75 @@ pub async fn journal(
         }
         req.entries.truncate(keep);
     }
-    Ok(Json(crate::ingest::push(&st.pool, &dev, &req).await?))
+    Ok(Json(
+        crate::ingest::push(&st.pool, &dev, &req, &forms, received_at).await?,
+    ))
+}
+
+/// The checks of `authenticate` that need no body, made before the body is read: every header
+/// present and well-formed, the timestamp inside the clock window, the key registered for the
+/// RSU. Answers as `authenticate` does (401 with the same codes, in the same order).
+async fn precheck_headers_and_key(pool: &PgPool, headers: &HeaderMap) -> AppResult<()> {
+    let get = |name: &'static str| -> AppResult<&str> {
+        headers
+            .get(name)
+            .ok_or_else(|| {
+                AppError::unauthorized(
+                    "missing_header",
+                    format!("header {name} is missing: every device request must be signed"),
+                )
+            })?
+            .to_str()
+            .map_err(|_| {
+                AppError::unauthorized("bad_header", format!("header {name} is not visible ASCII"))
+            })
+    };
+    let uuid = |name: &'static str| -> AppResult<Uuid> {
+        Uuid::parse_str(get(name)?).map_err(|_| {
+            AppError::unauthorized("bad_header", format!("header {name} is not a UUID"))
+        })
+    };
+    let rsu_id = uuid(wire::HEADER_RSU_ID)?;
+    let key_id = uuid(wire::HEADER_KEY_ID)?;
+    let ts_text = get(wire::HEADER_TIMESTAMP)?;
+    let timestamp: i64 = ts_text.parse().map_err(|_| {
+        AppError::unauthorized(
+            "bad_header",
+            format!(
+                "header {} must be Unix seconds as a decimal integer, got {ts_text:?}",
+                wire::HEADER_TIMESTAMP
+            ),
+        )
+    })?;
+    let nonce = get(wire::HEADER_NONCE)?;
+    wire::check_nonce(nonce).map_err(|e| {
+        AppError::unauthorized("bad_header", format!("header {}: {e}", wire::HEADER_NONCE))
+    })?;
+    get(wire::HEADER_SIGNATURE)?;
+    let skew = timestamp - Utc::now().timestamp();
+    if skew.abs() > wire::CLOCK_WINDOW_SECS {
+        return Err(AppError::unauthorized(
+            "clock_skew",
+            format!(
+                "header {} is {skew} s from the server clock (allowed ±{} s): correct the clock with serverTime and sign again",
+                wire::HEADER_TIMESTAMP,
+                wire::CLOCK_WINDOW_SECS
+            ),
+        ));
+    }
+    let known: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rsu_keys WHERE id = $1 AND rsu_id = $2)")
+            .bind(key_id)
+            .bind(rsu_id)
+            .fetch_one(pool)
+            .await?;
+    if !known {
+        return Err(AppError::unauthorized(
+            "unknown_key",
+            format!("key {key_id} is not registered for RSU {rsu_id}: enroll the device again"),
+        ));
+    }
+    Ok(())
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -77,17 +77,20 @@ impl From<sqlx::Error> for AppError {
                 )
             }
             sqlx::Error::Database(db) => match (db.code().as_deref(), db.constraint()) {
-                // Constraint violations that an admin request can cause: answered as 409 with a
-                // sentence, never as a 500.
+                // Constraint violations that an admin request can cause: answered as 409 or 400
+                // with a sentence in the client's terms, never as a 500 and never naming the
+                // database rule.
                 (Some("23505"), Some(c)) => {
-                    AppError::conflict("already_exists", constraint_text(c))
+                    AppError::conflict("already_exists", constraint_text(c, db.table()))
                 }
-                (Some("23P01"), Some(c)) => AppError::conflict("overlaps", constraint_text(c)),
+                (Some("23P01"), Some(c)) => {
+                    AppError::conflict("overlaps", constraint_text(c, db.table()))
+                }
                 (Some("23514"), Some(c)) => {
-                    AppError::bad_request("check_failed", constraint_text(c))
+                    AppError::bad_request("check_failed", constraint_text(c, db.table()))
                 }
                 (Some("23503"), Some(c)) => {
-                    AppError::bad_request("unknown_reference", constraint_text(c))
+                    AppError::bad_request("unknown_reference", constraint_text(c, db.table()))
                 }
                 _ => AppError::internal("database", &e),
             },
@@ -96,22 +99,62 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-fn constraint_text(c: &str) -> String {
+/// `venue_id` → `venueId`.
+fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for ch in snake.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(ch.to_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// A sentence for a violated constraint, in the terms of the request (field names in camelCase),
+/// never the constraint's own name.
+fn constraint_text(c: &str, table: Option<&str>) -> String {
     match c {
         "rsu_allocations_no_overlap" => {
-            "the allocation overlaps another allocation of this event: choose a free range".into()
+            return "the allocation overlaps another allocation of this event: choose a free range"
+                .into()
         }
         "rsus_organization_id_rsu_no_key" => {
-            "rsuNo is already used by another RSU of this organization".into()
+            return "rsuNo is already used by another RSU of this organization".into()
         }
         "rsus_device_identifier_key" => {
-            "deviceIdentifier is already enrolled as another RSU".into()
+            return "deviceIdentifier is already enrolled as another RSU".into()
         }
-        "rsu_keys_public_key_key" => "publicKey is already registered".into(),
+        "rsu_keys_public_key_key" => return "publicKey is already registered".into(),
         "events_organization_id_event_identifier_key" => {
-            "eventIdentifier is already used by another event of this organization".into()
+            return "eventIdentifier is already used by another event of this organization".into()
         }
-        other => format!("the request violates the database rule {other}"),
+        _ => {}
+    }
+    // PostgreSQL's default names are <table>_<column>_fkey / _key / _check.
+    let column = table
+        .and_then(|t| c.strip_prefix(t))
+        .and_then(|rest| rest.strip_prefix('_'))
+        .and_then(|rest| {
+            ["_fkey", "_key", "_check"]
+                .iter()
+                .find_map(|suffix| rest.strip_suffix(suffix))
+        })
+        .filter(|col| !col.is_empty() && col.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'))
+        .map(camel);
+    match (c.rsplit('_').next(), column) {
+        (Some("fkey"), Some(f)) => {
+            format!("field {f} names a record that does not exist: check the id")
+        }
+        (Some("fkey"), None) => "an id in the request names a record that does not exist".into(),
+        (Some("key"), Some(f)) => format!("field {f}: the value is already used; choose another"),
+        (Some("check"), Some(f)) => format!("field {f}: the value is outside what is allowed"),
+        _ => "the request conflicts with what the server holds or has a value outside what is allowed: check its fields".into(),
     }
 }
 

@@ -13,8 +13,8 @@
 //! numbers are read, the plan is made again with them, and those sales are answered
 //! `draw_number_taken`.
 
-use chrono::{DateTime, Utc};
-use rsu_core::journal::{chain_hash, ChainHash, EntryKind, JournalEntry};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use rsu_core::journal::{chain_hash, format_time, ChainHash, EntryBody, EntryKind, JournalEntry};
 use rsu_core::payload::{
     AllocationReleasePayload, CriticalEventPayload, ReprintPayload, SalePayload, ShiftClosePayload,
     VoidPayload,
@@ -68,6 +68,136 @@ fn crash_point(name: &str) {
 }
 
 // ----------------------------------------------------------------------------------------------
+// The push as it arrives
+// ----------------------------------------------------------------------------------------------
+
+/// `POST /v1/rsu/journal` as the client wrote it. Entries are read field by field (not through
+/// `JournalEntry`'s flattened form) so that an error names its path (`entries[0].seq`), and
+/// `createdAt` and `entryId` are kept as written: the server rebuilds them for the canonical
+/// bytes, so a client that wrote another form would otherwise get a permanent `broken_chain`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IncomingPush {
+    pub epoch: i64,
+    pub entries: Vec<IncomingEntry>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncomingEntry {
+    pub epoch: i64,
+    pub seq: u64,
+    pub entry_id: String,
+    pub kind: EntryKind,
+    pub created_at: String,
+    pub payload: Value,
+    pub prev_hash: ChainHash,
+    pub hash: ChainHash,
+}
+
+/// The earliest time the server accepts in a journal entry (`createdAt`, `soldAt`, …).
+pub fn earliest_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The first time the server no longer accepts (2100-01-01T00:00:00Z).
+pub fn end_of_times() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn in_range(t: &DateTime<Utc>) -> bool {
+    *t >= earliest_time() && *t < end_of_times()
+}
+
+/// Refuses a payload time outside 2000-01-01 ≤ t < 2100-01-01 (UTC).
+fn check_time(kind: EntryKind, field: &str, t: &DateTime<Utc>) -> Result<(), Reject> {
+    if in_range(t) {
+        Ok(())
+    } else {
+        Err(reject(
+            EntryCode::BadPayload,
+            format!(
+                "{kind} payload field {field}: {} is outside 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z (is the device clock right?)",
+                format_time(t)
+            ),
+        ))
+    }
+}
+
+impl IncomingPush {
+    /// The push as typed entries, and per entry what is wrong with the form of its `createdAt`
+    /// or `entryId` (answered `bad_payload` for that entry alone). An entryId that is no UUID at
+    /// all cannot be stored and is refused for the whole push (400 `invalid_field`).
+    pub fn into_push(
+        self,
+        received_at: DateTime<Utc>,
+    ) -> AppResult<(PushRequest, Vec<Option<String>>)> {
+        let mut entries = Vec::with_capacity(self.entries.len());
+        let mut forms = Vec::with_capacity(self.entries.len());
+        for (i, e) in self.entries.into_iter().enumerate() {
+            let entry_id = Uuid::parse_str(&e.entry_id).map_err(|_| {
+                AppError::bad_request(
+                    "invalid_field",
+                    format!("field entries[{i}].entryId: {:?} is not a UUID", e.entry_id),
+                )
+            })?;
+            let mut form = None;
+            let created_at = match DateTime::parse_from_rfc3339(&e.created_at) {
+                Ok(t) => {
+                    let t = t.with_timezone(&Utc);
+                    if format_time(&t) != e.created_at {
+                        form = Some(format!(
+                            "createdAt {:?} is not in the canonical form YYYY-MM-DDTHH:MM:SS.mmmZ (UTC, milliseconds): write {:?} and hash that",
+                            e.created_at,
+                            format_time(&t)
+                        ));
+                    }
+                    t
+                }
+                Err(err) => {
+                    form = Some(format!(
+                        "createdAt {:?} is not an RFC 3339 time ({err}): write YYYY-MM-DDTHH:MM:SS.mmmZ",
+                        e.created_at
+                    ));
+                    received_at
+                }
+            };
+            if form.is_none() && entry_id.hyphenated().to_string() != e.entry_id {
+                form = Some(format!(
+                    "entryId {:?} is not in the canonical form (lower-case hyphenated): write {:?} and hash that",
+                    e.entry_id,
+                    entry_id.hyphenated().to_string()
+                ));
+            }
+            forms.push(form);
+            entries.push(JournalEntry {
+                body: EntryBody {
+                    epoch: e.epoch,
+                    seq: e.seq,
+                    entry_id,
+                    kind: e.kind,
+                    created_at,
+                    payload: e.payload,
+                },
+                prev_hash: e.prev_hash,
+                hash: e.hash,
+            });
+        }
+        Ok((
+            PushRequest {
+                epoch: self.epoch,
+                entries,
+            },
+            forms,
+        ))
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
 // Snapshot: what the plan needs to know from the database
 // ----------------------------------------------------------------------------------------------
 
@@ -110,6 +240,8 @@ pub struct AllocRow {
     pub start_number: i32,
     pub end_number: i32,
     pub released_from: Option<i32>,
+    /// One past the highest number the server holds sold from this allocation.
+    pub next_draw_number: i32,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow, serde::Deserialize)]
@@ -118,6 +250,8 @@ pub struct OrderRow {
     pub validation_number: String,
     pub rsu_id: Option<Uuid>,
     pub event_id: Uuid,
+    pub organization_id: Uuid,
+    pub sale_seq: Option<i64>,
     pub voided: bool,
 }
 
@@ -129,7 +263,12 @@ pub struct Snapshot {
     pub prices: HashMap<Uuid, Vec<(DateTime<Utc>, i64)>>,
     pub allocations: Vec<AllocRow>,
     pub orders: HashMap<Uuid, OrderRow>,
+    /// This organization's orders by canonical validation number.
     pub validation_numbers: HashMap<String, Uuid>,
+    /// This RSU's orders by sale seq (any epoch).
+    pub sale_seqs: HashMap<u64, Uuid>,
+    /// The batch's operators that are on the organization's roster, with their role.
+    pub roster: HashMap<Uuid, String>,
     pub used_entry_ids: HashSet<Uuid>,
     pub shift_ids: HashSet<Uuid>,
     /// Draw numbers known to be sold by other orders (filled only after a collision).
@@ -163,6 +302,8 @@ pub struct EpochRow {
 
 pub struct OrderInsert {
     pub sale: SalePayload,
+    /// The validation number in canonical form, as stored.
+    pub validation_number: String,
     pub allocation_id: Uuid,
     pub seq: u64,
     pub late: bool,
@@ -237,6 +378,8 @@ fn decode<T: DeserializeOwned>(v: &Value, kind: EntryKind) -> Result<T, Reject> 
 pub struct PushContext<'a> {
     pub device: &'a Device,
     pub received_at: DateTime<Utc>,
+    /// Per entry of the batch: what is wrong with the form of its `createdAt` or `entryId`.
+    pub forms: &'a [Option<String>],
 }
 
 /// Decides every entry's answer. Pure: no I/O.
@@ -269,6 +412,7 @@ pub fn plan(
     let mut batch_entry_ids: HashSet<Uuid> = HashSet::new();
     let mut batch_voided: HashSet<Uuid> = HashSet::new();
     let mut batch_shifts: HashSet<Uuid> = HashSet::new();
+    let mut batch_sale_seqs: HashSet<u64> = HashSet::new();
     let mut released: HashMap<Uuid, i64> = snap
         .allocations
         .iter()
@@ -315,10 +459,12 @@ pub fn plan(
         let outcome = check_new(
             ctx,
             e,
+            ctx.forms.get(idx).and_then(|f| f.as_deref()),
             &head,
             snap,
             &mut batch_orders,
             &mut batch_vns,
+            &mut batch_sale_seqs,
             &mut batch_numbers,
             &mut batch_entry_ids,
             &mut batch_voided,
@@ -369,10 +515,12 @@ pub fn plan(
 fn check_new(
     ctx: &PushContext<'_>,
     e: &JournalEntry,
+    form: Option<&str>,
     prev: &ChainHash,
     snap: &Snapshot,
     batch_orders: &mut HashMap<Uuid, OrderRow>,
     batch_vns: &mut HashSet<String>,
+    batch_sale_seqs: &mut HashSet<u64>,
     batch_numbers: &mut HashSet<(Uuid, i64)>,
     batch_entry_ids: &mut HashSet<Uuid>,
     batch_voided: &mut HashSet<Uuid>,
@@ -393,6 +541,10 @@ fn check_new(
             ),
         ));
     }
+    // 2. The fields the server rebuilds for the canonical bytes must be in canonical form.
+    if let Some(why) = form {
+        return Err(reject(EntryCode::BadPayload, format!("seq {seq}: {why}")));
+    }
     let canonical = e
         .body
         .canonical_bytes()
@@ -411,7 +563,16 @@ fn check_new(
             ),
         ));
     }
-    // 2. The entry id is new.
+    if !in_range(&e.body.created_at) {
+        return Err(reject(
+            EntryCode::BadPayload,
+            format!(
+                "seq {seq}: createdAt {} is outside 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z (is the device clock right?)",
+                format_time(&e.body.created_at)
+            ),
+        ));
+    }
+    // 3. The entry id is new.
     if snap.used_entry_ids.contains(&e.body.entry_id) || batch_entry_ids.contains(&e.body.entry_id)
     {
         return Err(reject(
@@ -435,19 +596,42 @@ fn check_new(
             })
     };
     let kind = e.body.kind;
+    // Operators named by an entry must be on the organization's roster (a supervisor for
+    // `supervisorId`).
+    let on_roster = |field: &str, id: Uuid, supervisor: bool| -> Result<(), Reject> {
+        match snap.roster.get(&id) {
+            Some(role) if !supervisor || role == "supervisor" => Ok(()),
+            Some(role) => Err(reject(
+                EntryCode::UnknownOperator,
+                format!("{kind} payload field {field}: operator {id} is a {role} of this organization, not a supervisor"),
+            )),
+            None => Err(reject(
+                EntryCode::UnknownOperator,
+                format!("{kind} payload field {field}: {id} is not a seller or supervisor of this RSU's organization"),
+            )),
+        }
+    };
     match kind {
         EntryKind::Sale => {
             let s: SalePayload = decode(&e.body.payload, kind)?;
-            let flags = check_sale(
+            check_time(kind, "soldAt", &s.sold_at)?;
+            let vn = check_sale(
                 ctx,
                 &s,
                 snap,
                 batch_orders,
                 batch_vns,
+                batch_sale_seqs,
                 batch_numbers,
                 released,
                 &event_of,
+                &on_roster,
             )?;
+            let flags = if ctx.received_at > event_of(s.event_id)?.effective_end() {
+                vec![FLAG_LATE.to_string()]
+            } else {
+                vec![]
+            };
             // Accepted: record what later entries of the batch must see.
             let alloc_id = allocation_of(snap, released, s.event_id, s.draw_numbers[0])
                 .map(|a| a.id)
@@ -466,19 +650,23 @@ fn check_new(
                     order_id: s.local_id,
                 });
             }
-            batch_vns.insert(s.validation_number.clone());
+            batch_vns.insert(vn.clone());
+            batch_sale_seqs.insert(s.sale_seq);
             batch_orders.insert(
                 s.local_id,
                 OrderRow {
                     id: s.local_id,
-                    validation_number: s.validation_number.clone(),
+                    validation_number: vn.clone(),
                     rsu_id: Some(ctx.device.rsu_id),
                     event_id: s.event_id,
+                    organization_id: ctx.device.organization_id,
+                    sale_seq: i64::try_from(s.sale_seq).ok(),
                     voided: false,
                 },
             );
             p.orders.push(OrderInsert {
                 sale: s,
+                validation_number: vn,
                 allocation_id: alloc_id,
                 seq,
                 late: flags.iter().any(|f| f == FLAG_LATE),
@@ -493,6 +681,7 @@ fn check_new(
                     "void payload field reason: must not be empty",
                 ));
             }
+            check_time(kind, "voidedAt", &v.voided_at)?;
             let order = batch_orders
                 .get(&v.local_id)
                 .or_else(|| snap.orders.get(&v.local_id))
@@ -506,7 +695,7 @@ fn check_new(
                         ),
                     )
                 })?;
-            if order.validation_number != v.validation_number {
+            if order.validation_number != canonical_vn(&v.validation_number) {
                 return Err(reject(
                     EntryCode::UnknownOrder,
                     format!(
@@ -521,6 +710,8 @@ fn check_new(
                     format!("order {} is already voided", v.local_id),
                 ));
             }
+            on_roster("operatorId", v.operator_id, false)?;
+            on_roster("supervisorId", v.supervisor_id, true)?;
             let ev = event_of(order.event_id)?;
             if is_reconciled_or_later(&ev.state) {
                 return Err(reject(
@@ -534,10 +725,25 @@ fn check_new(
         }
         EntryKind::Reprint => {
             let r: ReprintPayload = decode(&e.body.payload, kind)?;
-            let event_id = batch_orders
+            let order = batch_orders
                 .get(&r.local_id)
-                .or_else(|| snap.orders.get(&r.local_id))
-                .map(|o| o.event_id);
+                .or_else(|| snap.orders.get(&r.local_id));
+            // A reprint names a sale of this RSU; one the server does not hold (a rejected sale)
+            // is still recorded, another RSU's or organization's order is not.
+            if order.is_some_and(|o| o.rsu_id != Some(ctx.device.rsu_id)) {
+                return Err(reject(
+                    EntryCode::UnknownOrder,
+                    format!(
+                        "reprint payload field localId: {} is not an order of this RSU",
+                        r.local_id
+                    ),
+                ));
+            }
+            on_roster("operatorId", r.operator_id, false)?;
+            if let Some(sup) = r.supervisor_id {
+                on_roster("supervisorId", sup, true)?;
+            }
+            let event_id = order.map(|o| o.event_id);
             p.critical.push(CriticalInsert {
                 entry_id: e.body.entry_id,
                 event_type: "REPRINT".into(),
@@ -597,6 +803,10 @@ fn check_new(
         }
         EntryKind::ShiftClose => {
             let s: ShiftClosePayload = decode(&e.body.payload, kind)?;
+            check_time(kind, "openedAt", &s.opened_at)?;
+            check_time(kind, "closedAt", &s.closed_at)?;
+            on_roster("operatorId", s.operator_id, false)?;
+            on_roster("closedBy", s.closed_by, false)?;
             if snap.shift_ids.contains(&s.shift_id) || batch_shifts.contains(&s.shift_id) {
                 return Err(reject(
                     EntryCode::IdConflict,
@@ -634,13 +844,18 @@ fn check_new(
                     ),
                 ));
             }
-            if let Some(n) = batch_numbers
-                .iter()
-                .find(|(ev, n)| *ev == r.event_id && *n >= r.start_number && *n <= r.end_number)
-            {
+            // Every number the server holds sold from this allocation, in earlier pushes
+            // (`next_draw_number`) or earlier in this batch, must lie below the release.
+            let held = i64::from(a.next_draw_number) - 1;
+            let in_batch = p.alloc_sold.get(&a.id).map_or(0, |(_, max)| *max);
+            let highest = held.max(in_batch);
+            if highest >= r.start_number {
                 return Err(reject(
                     EntryCode::BadPayload,
-                    format!("allocation_release payload field startNumber: number {} in the released range was sold", n.1),
+                    format!(
+                        "allocation_release payload field startNumber: {} but number {highest} of allocation {}–{} is sold; a release starts above every sold number (from {})",
+                        r.start_number, a.start_number, a.end_number, highest + 1
+                    ),
                 ));
             }
             let from = released
@@ -674,6 +889,13 @@ fn allocation_of<'a>(
     })
 }
 
+/// The canonical form of a validation number (what is stored and compared), or the text itself
+/// when it does not parse.
+pub fn canonical_vn(text: &str) -> String {
+    ValidationNumber::parse(text).map_or_else(|_| text.to_string(), |v| v.to_string())
+}
+
+/// Checks a sale; returns its validation number in canonical form.
 #[allow(clippy::too_many_arguments)]
 fn check_sale<'s>(
     ctx: &PushContext<'_>,
@@ -681,10 +903,12 @@ fn check_sale<'s>(
     snap: &'s Snapshot,
     batch_orders: &HashMap<Uuid, OrderRow>,
     batch_vns: &HashSet<String>,
+    batch_sale_seqs: &HashSet<u64>,
     batch_numbers: &HashSet<(Uuid, i64)>,
     released: &HashMap<Uuid, i64>,
     event_of: &dyn Fn(Uuid) -> Result<&'s EventRow, Reject>,
-) -> Result<Vec<String>, Reject> {
+    on_roster: &dyn Fn(&str, Uuid, bool) -> Result<(), Reject>,
+) -> Result<String, Reject> {
     // The sale's own id must be new (it becomes the order id).
     if snap.orders.contains_key(&s.local_id) || batch_orders.contains_key(&s.local_id) {
         return Err(reject(
@@ -792,6 +1016,7 @@ fn check_sale<'s>(
             ),
         ));
     }
+    on_roster("operatorId", s.operator_id, false)?;
     let vn = ValidationNumber::parse(&s.validation_number).map_err(|err| {
         reject(
             EntryCode::BadValidationNumber,
@@ -810,6 +1035,17 @@ fn check_sale<'s>(
             ),
         ));
     }
+    if vn.year() != s.sold_at.year() {
+        return Err(reject(
+            EntryCode::BadValidationNumber,
+            format!(
+                "validationNumber {}: its year {} is not the year of soldAt {} (UTC)",
+                s.validation_number,
+                vn.year(),
+                format_time(&s.sold_at)
+            ),
+        ));
+    }
     let key = ctx.device.validation_key.as_ref().ok_or_else(|| {
         reject(
             EntryCode::BadTag,
@@ -818,14 +1054,31 @@ fn check_sale<'s>(
     })?;
     vn.verify(key)
         .map_err(|err| reject(EntryCode::BadTag, format!("validationNumber: {err}")))?;
-    if snap.validation_numbers.contains_key(&s.validation_number)
-        || batch_vns.contains(&s.validation_number)
-    {
+    let canonical = vn.to_string();
+    if snap.validation_numbers.contains_key(&canonical) || batch_vns.contains(&canonical) {
         return Err(reject(
             EntryCode::DuplicateValidationNumber,
             format!(
-                "validationNumber {} is already used by another order",
+                "validationNumber {} is already used by another order of this organization",
                 s.validation_number
+            ),
+        ));
+    }
+    if let Some(other) = snap.sale_seqs.get(&s.sale_seq) {
+        return Err(reject(
+            EntryCode::DuplicateValidationNumber,
+            format!(
+                "saleSeq {} was already used by order {other} of this RSU (sale seqs never restart, not even in a new epoch)",
+                s.sale_seq
+            ),
+        ));
+    }
+    if batch_sale_seqs.contains(&s.sale_seq) {
+        return Err(reject(
+            EntryCode::DuplicateValidationNumber,
+            format!(
+                "saleSeq {} was already used by an earlier sale of this push",
+                s.sale_seq
             ),
         ));
     }
@@ -853,11 +1106,85 @@ fn check_sale<'s>(
             ));
         }
     }
-    let mut flags = vec![];
-    if ctx.received_at > end {
-        flags.push(FLAG_LATE.to_string());
+    check_segments(s, snap, released)?;
+    Ok(canonical)
+}
+
+/// `allocationId` and `segments` must say where the draw numbers came from: the segments, in
+/// order, cover exactly `drawNumbers`, each inside the allocation it names, and `allocationId` is
+/// the first segment's.
+fn check_segments(
+    s: &SalePayload,
+    snap: &Snapshot,
+    released: &HashMap<Uuid, i64>,
+) -> Result<(), Reject> {
+    let mine = |id: Uuid| {
+        snap.allocations
+            .iter()
+            .any(|a| a.id == id && a.event_id == s.event_id)
+    };
+    for (i, id) in std::iter::once(("allocationId".to_string(), s.allocation_id)).chain(
+        s.segments
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (format!("segments[{i}].allocationId"), g.allocation_id)),
+    ) {
+        if !mine(id) {
+            return Err(reject(
+                EntryCode::UnknownAllocation,
+                format!(
+                    "sale payload field {i}: {id} is not an allocation of this RSU for event {}",
+                    s.event_id
+                ),
+            ));
+        }
     }
-    Ok(flags)
+    if s.segments.first().map(|g| g.allocation_id) != Some(s.allocation_id) {
+        return Err(reject(
+            EntryCode::BadPayload,
+            "sale payload field allocationId: must be the allocation of the first segment",
+        ));
+    }
+    let mut numbers = s.draw_numbers.iter();
+    for (i, g) in s.segments.iter().enumerate() {
+        if g.start_number > g.end_number {
+            return Err(reject(
+                EntryCode::BadPayload,
+                format!(
+                    "sale payload field segments[{i}]: startNumber {} is above endNumber {}",
+                    g.start_number, g.end_number
+                ),
+            ));
+        }
+        for expect in g.start_number..=g.end_number {
+            if numbers.next() != Some(&expect) {
+                return Err(reject(
+                    EntryCode::BadPayload,
+                    format!(
+                        "sale payload field segments[{i}]: {}–{} does not match drawNumbers (the segments, in order, must list exactly the numbers sold)",
+                        g.start_number, g.end_number
+                    ),
+                ));
+            }
+            let holder = allocation_of(snap, released, s.event_id, expect).map(|a| a.id);
+            if holder != Some(g.allocation_id) {
+                return Err(reject(
+                    EntryCode::BadPayload,
+                    format!(
+                        "sale payload field segments[{i}].allocationId: number {expect} is not in allocation {}",
+                        g.allocation_id
+                    ),
+                ));
+            }
+        }
+    }
+    if numbers.next().is_some() {
+        return Err(reject(
+            EntryCode::BadPayload,
+            "sale payload field segments: drawNumbers has numbers no segment covers",
+        ));
+    }
+    Ok(())
 }
 
 /// The package price in force at `at`: the latest price history row not after it, or the
@@ -942,8 +1269,13 @@ pub fn check_shape(req: &PushRequest) -> AppResult<()> {
 /// constraint; the whole transaction then rolls back and runs again with those numbers read
 /// (`load_taken`), so the sales that claimed them are answered as rejections. No savepoint is
 /// needed for that, and the common path pays for none.
-pub async fn push(pool: &PgPool, device: &Device, req: &PushRequest) -> AppResult<PushResponse> {
-    let received_at = Utc::now();
+pub async fn push(
+    pool: &PgPool,
+    device: &Device,
+    req: &PushRequest,
+    forms: &[Option<String>],
+    received_at: DateTime<Utc>,
+) -> AppResult<PushResponse> {
     let epoch = i32::try_from(req.epoch)
         .map_err(|_| AppError::bad_request("invalid_field", "field epoch is out of range"))?;
     let mut taken = Taken::default();
@@ -962,12 +1294,10 @@ pub async fn push(pool: &PgPool, device: &Device, req: &PushRequest) -> AppResul
             load_taken(&mut tx, &fresh, &mut taken).await?;
         }
         snap.taken.extend(taken.numbers.iter().copied());
-        for (vn, id) in &taken.validation_numbers {
-            snap.validation_numbers.insert(vn.clone(), *id);
-        }
         let ctx = PushContext {
             device,
             received_at,
+            forms,
         };
         let plan = plan(&ctx, &req.entries, &er, &stored, &snap);
         match write(&mut tx, device, epoch, &req.entries, &plan, received_at).await {
@@ -1073,21 +1403,33 @@ async fn lock_and_load(
     // (or a join with UNNEST) was planned as a sequential scan of orders and device_journal while
     // they were small and stayed one: EXPLAIN showed this statement at 53 ms per 500-sale batch
     // with 70 k journal rows, growing with the tables.
-    let (orders, events, packages, prices, allocations, used, shifts, stored): SnapshotRow =
+    let (orders, events, packages, prices, allocations, used, shifts, stored, roster): SnapshotRow =
         sqlx::query_as(
             "WITH o AS (
                  SELECT x.* FROM UNNEST($1::uuid[]) AS k(id), LATERAL (
-                        SELECT id, validation_number, rsu_id, event_id, voided_at IS NOT NULL AS voided
+                        SELECT id, validation_number, rsu_id, event_id, organization_id, sale_seq,
+                               voided_at IS NOT NULL AS voided
                           FROM orders WHERE id = k.id LIMIT 1) x
                  UNION
                  SELECT x.* FROM UNNEST($2::text[]) AS k(vn), LATERAL (
-                        SELECT id, validation_number, rsu_id, event_id, voided_at IS NOT NULL AS voided
-                          FROM orders WHERE validation_number = k.vn LIMIT 1) x),
+                        SELECT id, validation_number, rsu_id, event_id, organization_id, sale_seq,
+                               voided_at IS NOT NULL AS voided
+                          FROM orders WHERE organization_id = $10 AND validation_number = k.vn LIMIT 1) x
+                 UNION
+                 SELECT x.* FROM UNNEST($11::int8[]) AS k(s), LATERAL (
+                        SELECT id, validation_number, rsu_id, event_id, organization_id, sale_seq,
+                               voided_at IS NOT NULL AS voided
+                          FROM orders WHERE rsu_id = $4 AND sale_seq = k.s LIMIT 1) x),
+             -- FOR SHARE: an admin transition of the event (to reconciled, sales_closed, …)
+             -- that is in flight is waited for and then seen, and none can start until this
+             -- push commits.
              ev AS (
                  SELECT id, organization_id, state, currency::text AS currency, sales_start_time,
                         sales_end_time, sales_closed_at,
                         COALESCE((configuration->'jurisdiction'->>'priceLock')::boolean, TRUE) AS price_lock
-                   FROM events WHERE id = ANY($3) OR id IN (SELECT event_id FROM o)),
+                   FROM events
+                  WHERE id = ANY($3) OR id IN (SELECT event_id FROM o WHERE organization_id = $10)
+                    FOR SHARE),
              pk AS (
                  SELECT id, event_id, ticket_count, price, currency::text AS currency, active_from, active_to
                    FROM ticket_packages WHERE event_id IN (SELECT id FROM ev))
@@ -1099,16 +1441,23 @@ async fn lock_and_load(
                   FROM (SELECT package_id, effective_from, price FROM package_price_history
                          WHERE package_id IN (SELECT id FROM pk)) h),
                (SELECT COALESCE(json_agg(a), '[]')
-                  FROM (SELECT id, event_id, start_number, end_number, released_from
+                  FROM (SELECT id, event_id, start_number, end_number, released_from, next_draw_number
                           FROM rsu_allocations WHERE rsu_id = $4) a),
                ARRAY(SELECT x.entry_id FROM UNNEST($5::uuid[]) AS k(id), LATERAL (
-                            SELECT entry_id FROM device_journal WHERE entry_id = k.id LIMIT 1) x),
+                            SELECT entry_id FROM device_journal
+                             WHERE entry_id = k.id AND status <> 'conflict' LIMIT 1) x),
                ARRAY(SELECT shift_id FROM shift_closes WHERE shift_id = ANY($6)),
                (SELECT COALESCE(json_agg(s), '[]')
                   FROM (SELECT seq, entry_id, encode(hash, 'hex') AS hash, status, reason_code,
                                reason_message, flags
                           FROM device_journal
-                         WHERE rsu_id = $4 AND epoch = $7 AND seq BETWEEN $8 AND $9) s)",
+                         WHERE rsu_id = $4 AND epoch = $7 AND seq BETWEEN $8 AND $9) s),
+               (SELECT COALESCE(json_agg(r), '[]')
+                  FROM (SELECT x.* FROM UNNEST($12::uuid[]) AS k(id), LATERAL (
+                               SELECT ou.user_id AS id, r.key AS role
+                                 FROM organization_users ou JOIN roles r ON r.id = ou.role_id
+                                WHERE ou.organization_id = $10 AND ou.user_id = k.id
+                                  AND r.key IN ('seller', 'supervisor') LIMIT 1) x) r)",
         )
         .bind(&keys.order_ids)
         .bind(&keys.validation_numbers)
@@ -1119,6 +1468,9 @@ async fn lock_and_load(
         .bind(epoch)
         .bind(lo as i64)
         .bind(hi as i64)
+        .bind(device.organization_id)
+        .bind(&keys.sale_seqs)
+        .bind(&keys.operator_ids)
         .fetch_one(&mut **tx)
         .await?;
     let mut stored_map = HashMap::with_capacity(stored.0.len());
@@ -1143,10 +1495,18 @@ async fn lock_and_load(
         return Ok((er, stored_map, snap));
     }
     for o in orders.0 {
-        snap.validation_numbers
-            .insert(o.validation_number.clone(), o.id);
+        if o.organization_id == device.organization_id {
+            snap.validation_numbers
+                .insert(o.validation_number.clone(), o.id);
+        }
+        if o.rsu_id == Some(device.rsu_id) {
+            if let Some(n) = o.sale_seq.and_then(|n| u64::try_from(n).ok()) {
+                snap.sale_seqs.insert(n, o.id);
+            }
+        }
         snap.orders.insert(o.id, o);
     }
+    snap.roster = roster.0.into_iter().map(|r| (r.id, r.role)).collect();
     snap.events = events.0.into_iter().map(|e| (e.id, e)).collect();
     snap.packages = packages.0.into_iter().map(|p| (p.id, p)).collect();
     for p in prices.0 {
@@ -1170,7 +1530,14 @@ type SnapshotRow = (
     Vec<Uuid>,
     Vec<Uuid>,
     Json<Vec<StoredJson>>,
+    Json<Vec<RosterRow>>,
 );
+
+#[derive(serde::Deserialize)]
+struct RosterRow {
+    id: Uuid,
+    role: String,
+}
 
 #[derive(serde::Deserialize)]
 struct PriceRow {
@@ -1194,9 +1561,13 @@ struct StoredJson {
 struct SnapshotKeys {
     event_ids: Vec<Uuid>,
     order_ids: Vec<Uuid>,
+    /// Canonical form.
     validation_numbers: Vec<String>,
+    sale_seqs: Vec<i64>,
     shift_ids: Vec<Uuid>,
     entry_ids: Vec<Uuid>,
+    /// Every operatorId, supervisorId and closedBy of the batch.
+    operator_ids: Vec<Uuid>,
 }
 
 impl SnapshotKeys {
@@ -1206,9 +1577,12 @@ impl SnapshotKeys {
             event_ids: vec![],
             order_ids: Vec::with_capacity(fresh.len()),
             validation_numbers: Vec::with_capacity(fresh.len()),
+            sale_seqs: Vec::with_capacity(fresh.len()),
             shift_ids: vec![],
             entry_ids: fresh.iter().map(|e| e.body.entry_id).collect(),
+            operator_ids: vec![],
         };
+        let mut operators: HashSet<Uuid> = HashSet::new();
         for e in fresh {
             let p = &e.body.payload;
             let uuid_at = |key: &str| {
@@ -1226,13 +1600,26 @@ impl SnapshotKeys {
             if let Some(id) = uuid_at("shiftId") {
                 k.shift_ids.push(id);
             }
+            for key in ["operatorId", "supervisorId", "closedBy"] {
+                if let Some(id) = uuid_at(key) {
+                    operators.insert(id);
+                }
+            }
             if e.body.kind == EntryKind::Sale {
                 if let Some(v) = p.get("validationNumber").and_then(Value::as_str) {
-                    k.validation_numbers.push(v.to_string());
+                    k.validation_numbers.push(canonical_vn(v));
+                }
+                if let Some(n) = p
+                    .get("saleSeq")
+                    .and_then(Value::as_u64)
+                    .and_then(|n| i64::try_from(n).ok())
+                {
+                    k.sale_seqs.push(n);
                 }
             }
         }
         k.event_ids = event_ids.into_iter().collect();
+        k.operator_ids = operators.into_iter().collect();
         k
     }
 }
@@ -1241,7 +1628,6 @@ impl SnapshotKeys {
 #[derive(Default)]
 struct Taken {
     numbers: HashSet<(Uuid, i64)>,
-    validation_numbers: HashMap<String, Uuid>,
 }
 
 /// After a collision: which of the batch's draw numbers and validation numbers are already taken.
@@ -1252,7 +1638,6 @@ async fn load_taken(
 ) -> Result<(), sqlx::Error> {
     let mut evs: Vec<Uuid> = vec![];
     let mut nums: Vec<i32> = vec![];
-    let mut vns: Vec<String> = vec![];
     for e in fresh.iter().filter(|e| e.body.kind == EntryKind::Sale) {
         let p = &e.body.payload;
         let Some(ev) = p
@@ -1262,9 +1647,6 @@ async fn load_taken(
         else {
             continue;
         };
-        if let Some(v) = p.get("validationNumber").and_then(Value::as_str) {
-            vns.push(v.to_string());
-        }
         for n in p
             .get("drawNumbers")
             .and_then(Value::as_array)
@@ -1289,19 +1671,14 @@ async fn load_taken(
     taken
         .numbers
         .extend(found.into_iter().map(|(e, n)| (e, i64::from(n))));
-    let existing: Vec<(String, Uuid)> = sqlx::query_as(
-        "SELECT o.validation_number, o.id FROM UNNEST($1::text[]) AS k(vn), LATERAL (
-                SELECT validation_number, id FROM orders WHERE validation_number = k.vn LIMIT 1) o",
-    )
-    .bind(&vns)
-    .fetch_all(&mut **tx)
-    .await?;
-    taken.validation_numbers.extend(existing);
+    // Order ids, validation numbers, sale seqs, entry ids and shift ids taken meanwhile are in
+    // the snapshot, which every attempt reads again after the lock.
     Ok(())
 }
 
 enum WriteError {
-    /// A UNIQUE constraint on tickets or orders fired: some number was taken meanwhile.
+    /// A UNIQUE constraint fired: a number, validation number, sale seq, order id, entry id or
+    /// shift id of the batch was taken meanwhile by another push.
     Collision,
     Db(sqlx::Error),
 }
@@ -1313,8 +1690,11 @@ impl From<sqlx::Error> for WriteError {
                 && matches!(
                     db.constraint(),
                     Some("tickets_event_draw_number_key")
-                        | Some("orders_validation_number_key")
+                        | Some("orders_organization_validation_number_key")
+                        | Some("orders_rsu_sale_seq_key")
                         | Some("orders_pkey")
+                        | Some("device_journal_entry_id_key")
+                        | Some("shift_closes_pkey")
                 )
             {
                 return WriteError::Collision;
@@ -1358,7 +1738,13 @@ async fn write(
             .int(e.body.seq as i64)
             .uuid(e.body.entry_id)
             .text(e.body.kind.as_str())
-            .ts(&e.body.created_at);
+            // A createdAt the entry was rejected for may be one PostgreSQL cannot store; the
+            // reason message quotes it, the row keeps the receive time.
+            .ts(if in_range(&e.body.created_at) {
+                &e.body.created_at
+            } else {
+                &received_at
+            });
         match without_nul(&e.body.payload) {
             Some(clean) => j.json(&clean),
             None => j.json(&e.body.payload),
@@ -1391,7 +1777,7 @@ async fn write(
             .filter(|c| !c.is_empty())
             .and_then(|c| serde_json::to_value(c).ok());
         o.uuid(s.local_id)
-            .text(&s.validation_number)
+            .text(&oi.validation_number)
             .uuid(s.event_id)
             .uuid(s.package_id)
             .uuid(device.rsu_id)
@@ -1417,7 +1803,9 @@ async fn write(
             .bool(oi.late)
             .ts(&s.sold_at)
             .uuid(s.operator_id)
-            .ts(&received_at);
+            .ts(&received_at)
+            .uuid(device.organization_id)
+            .int(i64::try_from(s.sale_seq).unwrap_or(i64::MAX));
         o.end_row();
     }
     copy_in(
@@ -1425,7 +1813,8 @@ async fn write(
         "COPY orders (id, validation_number, event_id, package_id, rsu_id, rsu_allocation_id, unit_price,
                       total_amount, currency, payment_status, payment_method, payment_reference, ticket_count,
                       customer_info, source, operator_id, shift_id, is_offline_sale, offline_sync_status,
-                      journal_epoch, journal_seq, is_late, sold_at, sold_by, received_at) FROM STDIN",
+                      journal_epoch, journal_seq, is_late, sold_at, sold_by, received_at, organization_id,
+                      sale_seq) FROM STDIN",
         o,
     )
     .await?;
@@ -1469,10 +1858,15 @@ async fn write(
         .bind(&ids)
         .execute(&mut **tx)
         .await?;
+        // Each voided ticket is charged to the allocation holding its number (a sale may span
+        // two); allocations of an event never overlap.
         sqlx::query(
             "UPDATE rsu_allocations a SET tickets_voided = a.tickets_voided + c.n
-               FROM (SELECT o.rsu_allocation_id AS id, SUM(o.ticket_count)::int4 AS n
-                       FROM orders o WHERE o.id = ANY($1) GROUP BY o.rsu_allocation_id) c
+               FROM (SELECT h.id, COUNT(*)::int4 AS n
+                       FROM tickets t
+                       JOIN rsu_allocations h ON h.event_id = t.event_id
+                        AND int4range(h.start_number, h.end_number, '[]') @> t.draw_number
+                      WHERE t.order_id = ANY($1) GROUP BY h.id) c
               WHERE a.id = c.id",
         )
         .bind(&ids)
@@ -1509,8 +1903,7 @@ async fn write(
         sqlx::query(
             "INSERT INTO shift_closes (shift_id, rsu_id, epoch, seq, operator_id, closed_at, sales_count,
                                        sales_amount, voids_count, voids_amount, cash_expected, report)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (shift_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(s.shift_id)
         .bind(device.rsu_id)

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use rsu_core::journal::{ChainHash, EntryBody, EntryKind, JournalEntry};
 use rsu_core::payload::{AllocationSegment, Payment, PaymentMethod, SalePayload, VoidPayload};
 use rsu_core::validation::{ValidationKey, ValidationNumber};
@@ -272,6 +272,9 @@ pub struct TestDevice {
     pub next_number: i64,
     /// Seconds added to the clock when signing (to simulate skew).
     pub clock_offset: i64,
+    /// This RSU's allocations as the server holds them (id, event id, start, end): sale payloads
+    /// name the allocation of each number. [`TestDevice::refresh_allocations`] reloads them.
+    pub allocations: Vec<(Uuid, Uuid, i64, i64)>,
 }
 
 impl TestDevice {
@@ -295,7 +298,7 @@ impl TestDevice {
         )
         .await
         .map_err(|e| anyhow::anyhow!("enroll: {e}"))?;
-        Ok(TestDevice {
+        let mut d = TestDevice {
             key,
             rsu_id: res.rsu_id,
             key_id: res.key_id,
@@ -308,7 +311,52 @@ impl TestDevice {
             next_sale_seq: 1,
             next_number: 1001,
             clock_offset: 0,
-        })
+            allocations: vec![],
+        };
+        d.refresh_allocations(pool).await?;
+        Ok(d)
+    }
+
+    /// Reloads this RSU's allocations from the server's database (after a test made new ones).
+    pub async fn refresh_allocations(&mut self, pool: &PgPool) -> anyhow::Result<()> {
+        let rows: Vec<(Uuid, Uuid, i32, i32)> = sqlx::query_as(
+            "SELECT id, event_id, start_number, end_number FROM rsu_allocations
+              WHERE rsu_id = $1 ORDER BY start_number",
+        )
+        .bind(self.rsu_id)
+        .fetch_all(pool)
+        .await?;
+        self.allocations = rows
+            .into_iter()
+            .map(|(id, ev, s, e)| (id, ev, i64::from(s), i64::from(e)))
+            .collect();
+        Ok(())
+    }
+
+    /// The segments of `numbers` as a device makes them: one per run of consecutive numbers of
+    /// one allocation (the nil id for numbers outside every known allocation).
+    pub fn segments_of(&self, event_id: Uuid, numbers: &[i64]) -> Vec<AllocationSegment> {
+        let alloc_of = |n: i64| {
+            self.allocations
+                .iter()
+                .find(|(_, ev, s, e)| *ev == event_id && n >= *s && n <= *e)
+                .map_or(Uuid::nil(), |a| a.0)
+        };
+        let mut out: Vec<AllocationSegment> = vec![];
+        for &n in numbers {
+            let id = alloc_of(n);
+            match out.last_mut() {
+                Some(seg) if seg.allocation_id == id && seg.end_number + 1 == n => {
+                    seg.end_number = n;
+                }
+                _ => out.push(AllocationSegment {
+                    allocation_id: id,
+                    start_number: n,
+                    end_number: n,
+                }),
+            }
+        }
+        out
     }
 
     pub fn take_numbers(&mut self, n: u32) -> Vec<i64> {
@@ -327,28 +375,23 @@ impl TestDevice {
     ) -> SalePayload {
         let sale_seq = self.next_sale_seq;
         self.next_sale_seq += 1;
-        let now = Utc::now();
+        let sold_at = Utc::now() - Duration::seconds(1);
         let vn = ValidationNumber::issue(
             &self.validation_key,
             &self.prefix,
             self.rsu_no,
-            2026,
+            sold_at.year(),
             sale_seq,
         )
         .map(|v| v.to_string())
         .unwrap_or_default();
-        let first = numbers.first().copied().unwrap_or(0);
-        let last = numbers.last().copied().unwrap_or(0);
+        let segments = self.segments_of(event_id, &numbers);
         let packs = i64::from((numbers.len() as u32).max(1) / pkg.ticket_count.max(1));
         SalePayload {
             local_id: Uuid::now_v7(),
             event_id,
-            allocation_id: Uuid::nil(),
-            segments: vec![AllocationSegment {
-                allocation_id: Uuid::nil(),
-                start_number: first,
-                end_number: last,
-            }],
+            allocation_id: segments.first().map_or(Uuid::nil(), |s| s.allocation_id),
+            segments,
             validation_number: vn,
             sale_seq,
             ticket_count: numbers.len() as u32,
@@ -365,7 +408,7 @@ impl TestDevice {
             customer_info: None,
             operator_id: operator,
             shift_id: None,
-            sold_at: now - Duration::seconds(1),
+            sold_at,
         }
     }
 

@@ -464,6 +464,8 @@ async fn every_rejection_code_is_answered_stored_with_its_payload_and_never_bloc
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let other_ev: Uuid = serde_json::from_value(other_ev["eventId"].clone())?;
+    // Sale payloads name the allocations of their numbers.
+    f.device.refresh_allocations(&f.db.pool).await?;
 
     // A sale already on the server, whose number another sale will claim (the COPY collision path),
     // and one for void tests.
@@ -580,9 +582,18 @@ async fn every_rejection_code_is_answered_stored_with_its_payload_and_never_bloc
         sale(d, ev, &one, &|v| v["drawNumbers"] = json!([5001])),
     ); // another event's allocation
     let base_num = base_sale.draw_numbers[0];
+    let base_segments = json!(base_sale.segments);
     push(
         EntryCode::DrawNumberTaken,
-        sale(d, ev, &one, &|v| v["drawNumbers"] = json!([base_num])),
+        sale(d, ev, &one, &|v| {
+            v["drawNumbers"] = json!([base_num]);
+            v["allocationId"] = json!(base_sale.allocation_id);
+            v["segments"] = base_segments.clone();
+        }),
+    );
+    push(
+        EntryCode::UnknownOperator,
+        sale(d, ev, &one, &|v| v["operatorId"] = json!(Uuid::now_v7())),
     );
     // Voids.
     let mut unknown_void = TestDevice::void_payload(&base_sale, Uuid::now_v7());
@@ -591,7 +602,7 @@ async fn every_rejection_code_is_answered_stored_with_its_payload_and_never_bloc
         EntryCode::UnknownOrder,
         (EntryKind::Void, serde_json::to_value(&unknown_void)?),
     );
-    let good_void = TestDevice::void_payload(&base_sale, Uuid::now_v7());
+    let good_void = TestDevice::void_payload(&base_sale, f.supervisor_id);
     cases.push((
         EntryCode::BadPayload,
         EntryKind::Void,

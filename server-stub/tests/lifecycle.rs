@@ -42,6 +42,7 @@ fn with_key(dev: &TestDevice, key: DeviceKey, key_id: Uuid) -> TestDevice {
         next_sale_seq: dev.next_sale_seq,
         next_number: dev.next_number,
         clock_offset: 0,
+        allocations: dev.allocations.clone(),
     }
 }
 

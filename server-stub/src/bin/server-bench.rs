@@ -67,6 +67,7 @@ struct Dev {
 
 /// A baseline event: its id, its 5-ticket package, and each device's allocation in it.
 struct Base {
+    org: Uuid,
     event: Uuid,
     package: Uuid,
     allocations: HashMap<Uuid, Uuid>,
@@ -120,6 +121,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        device.refresh_allocations(&pool).await?;
         device.next_number = start;
         let mut batches = vec![];
         let mut sales = vec![];
@@ -479,6 +481,7 @@ async fn base_events(
         .fetch_all(pool)
         .await?;
         out.push(Base {
+            org,
             event,
             package,
             allocations: rows.into_iter().collect(),
@@ -527,6 +530,7 @@ struct RowSale {
     sale: SalePayload,
     payload: Value,
     allocation: Uuid,
+    org: Uuid,
 }
 
 fn row_sale(d: &Dev, base: &Base, tag: u32, batch: usize, i: usize) -> anyhow::Result<RowSale> {
@@ -547,6 +551,7 @@ fn row_sale(d: &Dev, base: &Base, tag: u32, batch: usize, i: usize) -> anyhow::R
         sale,
         payload,
         allocation,
+        org: base.org,
     })
 }
 
@@ -563,6 +568,7 @@ async fn copy_rows(
     let jobs = devs.len() * nb;
     let next = Arc::new(AtomicUsize::new(0));
     let base = Arc::new(Base {
+        org: base.org,
         event: base.event,
         package: base.package,
         allocations: base.allocations.clone(),
@@ -597,7 +603,7 @@ async fn copy_rows(
                 let mut tx = pool.begin().await?;
                 for (stmt, buf) in [
                     ("COPY device_journal (rsu_id, epoch, seq, entry_id, kind, created_at, payload, prev_hash, hash, status, reason_code, reason_message, flags, key_id, received_at) FROM STDIN", j),
-                    ("COPY orders (id, validation_number, event_id, package_id, rsu_id, rsu_allocation_id, unit_price, total_amount, currency, payment_status, payment_method, payment_reference, ticket_count, customer_info, source, operator_id, shift_id, is_offline_sale, offline_sync_status, journal_epoch, journal_seq, is_late, sold_at, sold_by, received_at) FROM STDIN", o),
+                    ("COPY orders (id, validation_number, event_id, package_id, rsu_id, rsu_allocation_id, unit_price, total_amount, currency, payment_status, payment_method, payment_reference, ticket_count, customer_info, source, operator_id, shift_id, is_offline_sale, offline_sync_status, journal_epoch, journal_seq, is_late, sold_at, sold_by, received_at, organization_id, sale_seq) FROM STDIN", o),
                     ("COPY tickets (id, event_id, draw_number, state, order_id) FROM STDIN", t),
                 ] {
                     let mut c = tx.copy_in_raw(stmt).await?;
@@ -659,7 +665,10 @@ fn order_row(o: &mut CopyBuf, d: &Dev, r: &RowSale, now: &chrono::DateTime<chron
         .bool(false)
         .ts(&s.sold_at)
         .uuid(s.operator_id)
-        .ts(now);
+        .ts(now)
+        .uuid(r.org)
+        // The baseline rows' own sale seqs (the RSU's real ones are taken by its pushes).
+        .int(r.seq);
     o.end_row();
 }
 
@@ -677,6 +686,7 @@ async fn naive_inserts(
 ) -> anyhow::Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let base = Arc::new(Base {
+        org: base.org,
         event: base.event,
         package: base.package,
         allocations: base.allocations.clone(),
@@ -718,9 +728,10 @@ async fn naive_inserts(
                     "INSERT INTO orders (id, validation_number, event_id, package_id, rsu_id, rsu_allocation_id, unit_price,
                                          total_amount, currency, payment_status, payment_method, payment_reference, ticket_count,
                                          customer_info, source, operator_id, shift_id, is_offline_sale, offline_sync_status,
-                                         journal_epoch, journal_seq, is_late, sold_at, sold_by, received_at)
+                                         journal_epoch, journal_seq, is_late, sold_at, sold_by, received_at,
+                                         organization_id, sale_seq)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'completed', $10, $11, $12, NULL, 'rsu', $13, $14, TRUE,
-                             'synced', $15, $16, FALSE, $17, $13, $18)",
+                             'synced', $15, $16, FALSE, $17, $13, $18, $19, $16)",
                 )
                 .bind(s.local_id)
                 .bind(&s.validation_number)
@@ -740,6 +751,7 @@ async fn naive_inserts(
                 .bind(r.seq)
                 .bind(s.sold_at)
                 .bind(now)
+                .bind(r.org)
                 .execute(&mut *tx)
                 .await?;
                 for n in &s.draw_numbers {
@@ -794,7 +806,8 @@ async fn preload(pool: &PgPool, org: Uuid, tickets: usize) -> anyhow::Result<()>
                 .int(1)
                 .int(s as i64 + 1)
                 .ts(&now)
-                .ts(&now);
+                .ts(&now)
+                .uuid(org);
             o.end_row();
             for k in 0..5 {
                 t.uuid(Uuid::now_v7())
@@ -807,7 +820,7 @@ async fn preload(pool: &PgPool, org: Uuid, tickets: usize) -> anyhow::Result<()>
         }
         let mut tx = pool.begin().await?;
         for (stmt, buf) in [
-            ("COPY orders (id, validation_number, event_id, rsu_id, unit_price, total_amount, currency, payment_status, ticket_count, source, journal_epoch, journal_seq, sold_at, received_at) FROM STDIN", o),
+            ("COPY orders (id, validation_number, event_id, rsu_id, unit_price, total_amount, currency, payment_status, ticket_count, source, journal_epoch, journal_seq, sold_at, received_at, organization_id) FROM STDIN", o),
             ("COPY tickets (id, event_id, draw_number, state, order_id) FROM STDIN", t),
         ] {
             let mut c = tx.copy_in_raw(stmt).await?;
