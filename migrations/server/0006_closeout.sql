@@ -36,3 +36,7 @@ ALTER TABLE journal_conflicts ADD COLUMN resolution_note TEXT;
 
 -- Who confirmed the reconciliation (reconciliation_confirmed_at exists since 0001).
 ALTER TABLE events ADD COLUMN reconciliation_confirmed_by_name TEXT;
+
+-- The report reads every rejected or conflicting entry of an event's RSUs, open or resolved;
+-- they are few, so a partial index costs applied entries nothing.
+CREATE INDEX idx_device_journal_exceptions ON device_journal (rsu_id) WHERE status <> 'applied';

@@ -148,7 +148,7 @@ fn unallocated_sale(f: &mut Fixture) -> JournalEntry {
         .entry(EntryKind::Sale, serde_json::to_value(s).unwrap())
 }
 
-fn rsu<'r>(r: &'r Report, id: Uuid) -> &'r report::RsuReport {
+fn rsu(r: &Report, id: Uuid) -> &report::RsuReport {
     r.rsus
         .iter()
         .find(|x| x.rsu_id == id)
@@ -711,7 +711,7 @@ async fn resolve_over_http_needs_the_admin_name_header() -> R {
 async fn a_seq_conflict_is_an_exception_until_resolved() -> R {
     let mut f = Fixture::new().await?;
     let (s1, _) = sale_with(&mut f, 1, "cash", None);
-    push_expect(&f, &[s1.clone()], &["applied"]).await?;
+    push_expect(&f, std::slice::from_ref(&s1), &["applied"]).await?;
     // The same seq with another payload (a restored backup).
     let mut other = s1.clone();
     other.body.payload["totalAmount"] = json!(1);
