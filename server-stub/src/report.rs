@@ -548,6 +548,27 @@ pub async fn build(conn: &mut PgConnection, event_id: Uuid) -> AppResult<Report>
         }
     }
 
+    // A resolved entry answered `conflict` may repeat a sale that was applied: its numbers are
+    // tickets, counted once, as tickets.
+    let all_resolved: Vec<i32> = resolved_numbers
+        .values()
+        .flatten()
+        .filter_map(|n| i32::try_from(*n).ok())
+        .collect();
+    if !all_resolved.is_empty() {
+        let tickets: Vec<i32> = sqlx::query_scalar(
+            "SELECT draw_number FROM tickets WHERE event_id = $1 AND draw_number = ANY($2)",
+        )
+        .bind(event_id)
+        .bind(&all_resolved)
+        .fetch_all(&mut *conn)
+        .await?;
+        let tickets: HashSet<i64> = tickets.into_iter().map(i64::from).collect();
+        for set in resolved_numbers.values_mut() {
+            set.retain(|n| !tickets.contains(n));
+        }
+    }
+
     // Per range numbers.
     let mut ranges: HashMap<Uuid, Vec<RangeReport>> = HashMap::new();
     let mut need_gaps: Vec<Uuid> = Vec::new();

@@ -737,6 +737,33 @@ async fn a_seq_conflict_is_an_exception_until_resolved() -> R {
     Ok(())
 }
 
+#[tokio::test]
+async fn a_resolved_repeat_of_an_applied_sale_does_not_count_its_numbers_twice() -> R {
+    let mut f = Fixture::new().await?;
+    let (s1, _) = sale_with(&mut f, 5, "cash", None); // 1001–1005
+    let again = f.device.entry(EntryKind::Sale, s1.body.payload.clone()); // same localId, new seq
+    let again_id = again.body.entry_id;
+    let mut all = vec![s1, again];
+    all.extend(releases(&mut f).await?);
+    push_expect(&f, &all, &["applied", "conflict", "applied", "applied"]).await?;
+    heartbeat(&f, &f.device, 4, 0).await?;
+    let r = report(&f).await?;
+    assert_eq!(codes(rsu(&r, f.device.rsu_id)), vec!["open_exceptions"]);
+    resolve(&f, again_id, "sent twice by a restored backup")
+        .await
+        .map_err(err)?;
+    let r = report(&f).await?;
+    let x = rsu(&r, f.device.rsu_id);
+    let n = &x.ranges[0].numbers;
+    assert_eq!(
+        (n.sold, n.resolved_rejected, n.released, n.unaccounted),
+        (5, 0, 95, 0)
+    );
+    assert_eq!(x.status, "reconciled", "{:?}", x.reasons);
+    f.drop_db().await;
+    Ok(())
+}
+
 // ----------------------------------------------------------------------------------------------
 // The draw gate
 // ----------------------------------------------------------------------------------------------
