@@ -418,7 +418,7 @@ pub async fn build(conn: &mut PgConnection, event_id: Uuid) -> AppResult<Report>
     else {
         return Err(AppError::not_found(
             "unknown_event",
-            format!("field eventId: no event {event_id}; list events with their ids in the database or the admin output of create-event"),
+            format!("field eventId: no event {event_id}: check the id (create-event printed it as eventId)"),
         ));
     };
 
@@ -1267,6 +1267,9 @@ pub fn to_text(r: &Report) -> String {
         }
     }
     let _ = writeln!(s, "\nSellers:");
+    if r.sellers.is_empty() {
+        let _ = writeln!(s, "  (no sales)");
+    }
     for x in &r.sellers {
         let _ = writeln!(
             s,
