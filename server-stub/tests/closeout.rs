@@ -352,6 +352,65 @@ async fn report_counts_every_range_from_the_tickets_not_the_counters() -> R {
 }
 
 #[tokio::test]
+async fn report_flags_tickets_in_a_released_tail_and_ignores_numbers_outside_every_range() -> R {
+    let mut f = Fixture::new().await?;
+    let (s1, _) = sale_with(&mut f, 1, "cash", None); // 1001
+    let mut all = vec![s1];
+    all.extend(releases(&mut f).await?); // 1002–1100, 1101–1200
+    push_expect(&f, &all, &["applied"; 3]).await?;
+    heartbeat(&f, &f.device, 3, 0).await?;
+    // An online order holding 1050 (inside the released tail) and 60000 (no allocation).
+    let has_org: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                         WHERE table_name = 'orders' AND column_name = 'organization_id')",
+    )
+    .fetch_one(&f.db.pool)
+    .await?;
+    let order = Uuid::now_v7();
+    let (col, val) = if has_org {
+        (", organization_id", ", $3")
+    } else {
+        ("", "")
+    };
+    sqlx::query(&format!(
+        "INSERT INTO orders (id, validation_number, event_id, total_amount, currency, payment_status,
+                             ticket_count, source, sold_at{col})
+         VALUES ($1, 'WEB-1', $2, 1000, 'USD', 'completed', 2, 'online', NOW(){val})"
+    ))
+    .bind(order)
+    .bind(f.event_id)
+    .bind(f.org_id)
+    .execute(&f.db.pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO tickets (event_id, draw_number, state, order_id)
+         VALUES ($1, 1050, 'sold', $2), ($1, 60000, 'sold', $2)",
+    )
+    .bind(f.event_id)
+    .bind(order)
+    .execute(&f.db.pool)
+    .await?;
+    let r = report(&f).await?;
+    let x = rsu(&r, f.device.rsu_id);
+    let g = &x.ranges[0];
+    assert_eq!(
+        (
+            g.numbers.sold,
+            g.numbers.released,
+            g.numbers.unaccounted,
+            g.sold_in_released
+        ),
+        (2, 98, 0, 1)
+    );
+    assert_eq!(x.ranges[1].numbers.sold, 0);
+    assert_eq!(codes(x), vec!["sold_in_released_range"]);
+    assert_eq!(r.totals.numbers.sold, 2, "60000 is in no range");
+    assert_eq!(r.totals.amounts.all.gross, 1500, "every order of the event");
+    f.drop_db().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn report_lists_unaccounted_numbers_and_every_pending_reason() -> R {
     let mut f = Fixture::new().await?;
     let (s1, _) = sale_with(&mut f, 5, "cash", None);
