@@ -40,3 +40,8 @@ ALTER TABLE events ADD COLUMN reconciliation_confirmed_by_name TEXT;
 -- The report reads every rejected or conflicting entry of an event's RSUs, open or resolved;
 -- they are few, so a partial index costs applied entries nothing.
 CREATE INDEX idx_device_journal_exceptions ON device_journal (rsu_id) WHERE status <> 'applied';
+
+-- The report checks each Z report's voids against the applied void entries of its seq range;
+-- voids are few, so this costs other entries nothing.
+CREATE INDEX idx_device_journal_voids ON device_journal (rsu_id, epoch, seq)
+    WHERE kind = 'void' AND status = 'applied';

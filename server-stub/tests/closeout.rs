@@ -411,6 +411,37 @@ async fn report_flags_tickets_in_a_released_tail_and_ignores_numbers_outside_eve
 }
 
 #[tokio::test]
+async fn report_counts_tickets_in_whole_blocks_and_at_boundaries_exactly() -> R {
+    let mut f = Fixture::new().await?;
+    let mut all = vec![];
+    let mut voided = None;
+    for i in 0..5 {
+        let (s, p) = sale_with(&mut f, 25, "cash", None); // 1001–1125 across both ranges
+        all.push(s);
+        if i == 2 {
+            voided = Some(p); // 1051–1075
+        }
+    }
+    let v = void_of(&mut f, &voided.unwrap());
+    all.push(v);
+    push_expect(&f, &all, &["applied"; 6]).await?;
+    let r = report(&f).await?;
+    let x = rsu(&r, f.device.rsu_id);
+    let (a, b) = (&x.ranges[0], &x.ranges[1]);
+    assert_eq!(
+        (a.numbers.sold, a.numbers.voided, a.numbers.unaccounted),
+        (75, 25, 0)
+    );
+    assert_eq!(
+        (b.numbers.sold, b.numbers.voided, b.numbers.unaccounted),
+        (25, 0, 75)
+    );
+    assert_eq!(b.unaccounted_numbers, vec!["1126–1200"]);
+    f.drop_db().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn report_lists_unaccounted_numbers_and_every_pending_reason() -> R {
     let mut f = Fixture::new().await?;
     let (s1, _) = sale_with(&mut f, 5, "cash", None);
