@@ -340,5 +340,43 @@ async fn run(db: &TestDb, args: &Args) -> anyhow::Result<()> {
             r.as_secs_f64() / b.as_secs_f64()
         );
     }
+    // Where the report's time goes: its two big statements alone, in the same settings.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL work_mem = '64MB'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SET LOCAL parallel_setup_cost = 0")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SET LOCAL parallel_tuple_cost = 0")
+        .execute(&mut *tx)
+        .await?;
+    let t = Instant::now();
+    let blocks: Vec<(i32, i64, i64)> = sqlx::query_as(
+        "SELECT draw_number / 64, count(*) FILTER (WHERE state <> 'voided'),
+                count(*) FILTER (WHERE state = 'voided') FROM tickets WHERE event_id = $1 GROUP BY 1",
+    )
+    .bind(ev)
+    .fetch_all(&mut *tx)
+    .await?;
+    let tb = t.elapsed();
+    let t = Instant::now();
+    let groups: Vec<(Option<Uuid>, i64)> = sqlx::query_as(
+        "SELECT rsu_id, count(*) FROM orders WHERE event_id = $1
+          GROUP BY rsu_id, payment_method, COALESCE(sold_by, operator_id), shift_id, is_late, voided_at IS NOT NULL",
+    )
+    .bind(ev)
+    .fetch_all(&mut *tx)
+    .await?;
+    let to = t.elapsed();
+    tx.commit().await?;
+    println!(
+        "breakdown: tickets per block {:.1} ms ({} rows), orders aggregate {:.1} ms ({} rows)",
+        tb.as_secs_f64() * 1000.0,
+        blocks.len(),
+        to.as_secs_f64() * 1000.0,
+        groups.len()
+    );
     Ok(())
 }
