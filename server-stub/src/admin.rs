@@ -994,6 +994,7 @@ pub async fn transition_in(tx: &mut Transaction<'_, Postgres>, a: &Transition) -
             ),
         ));
     }
+    crate::closeout::gate(&mut tx, a.event_id, from, to).await?;
     if to == EventState::Active && from == EventState::Configured {
         let packages: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM ticket_packages WHERE event_id = $1 AND is_active",
@@ -1251,7 +1252,7 @@ pub async fn demo_seed(pool: &PgPool) -> AppResult<Value> {
 // HTTP
 // ----------------------------------------------------------------------------------------------
 
-fn check_admin(st: &AppState, headers: &HeaderMap) -> AppResult<()> {
+pub(crate) fn check_admin(st: &AppState, headers: &HeaderMap) -> AppResult<()> {
     let Some(expected) = &st.admin_tag else {
         return Err(AppError::forbidden(
             "admin_disabled",

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::error::AppError;
-use crate::{admin, device};
+use crate::{admin, closeout, device};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -70,7 +70,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/admin/venues", post(admin::http_create_venue))
         .route("/v1/admin/events", post(admin::http_create_event))
-        .route("/v1/admin/events/transition", post(admin::http_transition))
+        .route(
+            "/v1/admin/events/transition",
+            post(closeout::http_transition),
+        )
+        .route("/v1/admin/events/{id}/report", get(closeout::http_report))
+        .route("/v1/admin/exceptions/resolve", post(closeout::http_resolve))
+        .route("/v1/admin/rsus/exclude", post(closeout::http_exclude_rsu))
+        .route("/v1/admin/rsus/include", post(closeout::http_include_rsu))
         .route("/v1/admin/packages", post(admin::http_create_package))
         .route(
             "/v1/admin/packages/price",

@@ -5,12 +5,14 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod closeout;
 pub mod copy;
 pub mod db;
 pub mod device;
 pub mod error;
 pub mod ingest;
 pub mod lifecycle;
+pub mod report;
 pub mod settings;
 pub mod testkit;
 

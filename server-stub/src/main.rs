@@ -20,6 +20,10 @@ struct Cli {
     /// the environment (DATABASE_URL, SERVER_STUB_BIND, SERVER_STUB_ADMIN_TOKEN) wins over it.
     #[arg(long, global = true, env = "SERVER_STUB_CONFIG")]
     config: Option<PathBuf>,
+    /// Who is running admin commands, recorded by resolve, exclude-rsu, include-rsu and the
+    /// transition to reconciled (default: SERVER_STUB_ADMIN_NAME, else the login name in USER).
+    #[arg(long, global = true)]
+    by: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -59,8 +63,27 @@ enum AdminCmd {
     /// Give an RSU's withheld ranges back once the previous database's journal reached the server.
     ReleaseWithheld(server_stub::lifecycle::ReleaseWithheld),
     Allocate(admin::NewAllocation),
-    /// Move an event along its state machine (recorded as a critical event).
+    /// Move an event along its state machine (recorded as a critical event). `reconciled` is
+    /// refused while any RSU holding an allocation is neither reconciled nor excluded.
     Transition(admin::Transition),
+    /// The reconciliation report of an event (docs/server.md "Reconciliation report").
+    Report(ReportArgs),
+    /// Record who resolved a rejected or conflicting journal entry, when and why.
+    Resolve(server_stub::closeout::Resolve),
+    /// Exclude an RSU from an event's reconciliation (lost or destroyed device); --lost also
+    /// marks it lost and revokes its keys.
+    ExcludeRsu(server_stub::closeout::ExcludeRsu),
+    /// Lift an RSU's exclusion from an event (recorded).
+    IncludeRsu(server_stub::closeout::IncludeRsu),
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    #[arg(long)]
+    event_id: uuid::Uuid,
+    /// text (for a terminal), json (the documented shape) or csv (one row per range).
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "csv"])]
+    format: String,
 }
 
 fn print(v: &Value) -> anyhow::Result<()> {
@@ -133,29 +156,61 @@ async fn run() -> anyhow::Result<()> {
             server_stub::serve(listener, state, shutdown).await?;
             return Ok(());
         }
-        Cmd::DemoSeed => admin::demo_seed(&pool).await,
-        Cmd::Admin(a) => match *a {
-            AdminCmd::CreateOrganization(x) => admin::create_organization(&pool, &x).await,
-            AdminCmd::CreateVenue(x) => admin::create_venue(&pool, &x).await,
-            AdminCmd::CreateEvent(x) => admin::create_event(&pool, &x).await,
-            AdminCmd::AddPackage(x) => admin::create_package(&pool, &x).await,
-            AdminCmd::SetPackagePrice(x) => admin::set_package_price(&pool, &x).await,
-            AdminCmd::AddPrize(x) => admin::create_prize(&pool, &x).await,
-            AdminCmd::CreateOperator(x) => admin::create_operator(&pool, &x).await,
-            AdminCmd::CreateRsu(x) => admin::create_rsu(&pool, &x).await,
-            AdminCmd::EnrollmentToken(x) => admin::create_enrollment_token(&pool, &x).await,
-            AdminCmd::RevokeKey(x) => admin::revoke_key(&pool, &x).await,
-            AdminCmd::ListKeys(x) => server_stub::lifecycle::list_keys(&pool, &x).await,
-            AdminCmd::SetRsuState(x) => server_stub::lifecycle::set_rsu_state(&pool, &x).await,
-            AdminCmd::ReleaseWithheld(x) => {
-                server_stub::lifecycle::release_withheld(&pool, &x).await
-            }
-            AdminCmd::Allocate(x) => admin::create_allocation(&pool, &x).await,
-            AdminCmd::Transition(x) => admin::transition(&pool, &x).await,
-        },
+        Cmd::DemoSeed => admin::demo_seed(&pool).await.map(Some),
+        Cmd::Admin(a) => {
+            let by = cli
+                .by
+                .clone()
+                .or_else(|| std::env::var("SERVER_STUB_ADMIN_NAME").ok())
+                .or_else(|| std::env::var("USER").ok())
+                .filter(|b| !b.trim().is_empty());
+            server_stub::closeout::with_actor(by.clone(), admin_cmd(&pool, *a, by.as_deref())).await
+        }
     };
     match result {
-        Ok(v) => print(&v),
+        Ok(Some(v)) => print(&v),
+        Ok(None) => Ok(()),
         Err(e) => anyhow::bail!("{}: {}", e.code, e.message),
     }
+}
+
+async fn admin_cmd(
+    pool: &sqlx::PgPool,
+    a: AdminCmd,
+    by: Option<&str>,
+) -> Result<Option<Value>, server_stub::AppError> {
+    use server_stub::closeout;
+    let pool = pool.clone();
+    let v = match a {
+        AdminCmd::CreateOrganization(x) => admin::create_organization(&pool, &x).await,
+        AdminCmd::CreateVenue(x) => admin::create_venue(&pool, &x).await,
+        AdminCmd::CreateEvent(x) => admin::create_event(&pool, &x).await,
+        AdminCmd::AddPackage(x) => admin::create_package(&pool, &x).await,
+        AdminCmd::SetPackagePrice(x) => admin::set_package_price(&pool, &x).await,
+        AdminCmd::AddPrize(x) => admin::create_prize(&pool, &x).await,
+        AdminCmd::CreateOperator(x) => admin::create_operator(&pool, &x).await,
+        AdminCmd::CreateRsu(x) => admin::create_rsu(&pool, &x).await,
+        AdminCmd::EnrollmentToken(x) => admin::create_enrollment_token(&pool, &x).await,
+        AdminCmd::RevokeKey(x) => admin::revoke_key(&pool, &x).await,
+        AdminCmd::ListKeys(x) => server_stub::lifecycle::list_keys(&pool, &x).await,
+        AdminCmd::SetRsuState(x) => server_stub::lifecycle::set_rsu_state(&pool, &x).await,
+        AdminCmd::ReleaseWithheld(x) => server_stub::lifecycle::release_withheld(&pool, &x).await,
+        AdminCmd::Allocate(x) => admin::create_allocation(&pool, &x).await,
+        AdminCmd::Transition(x) => admin::transition(&pool, &x).await,
+        AdminCmd::Report(x) => {
+            let r = server_stub::report::event_report(&pool, x.event_id).await?;
+            let out = match x.format.as_str() {
+                "json" => serde_json::to_string_pretty(&r)
+                    .map_err(|e| server_stub::AppError::internal("report json", e))?,
+                "csv" => server_stub::report::to_csv(&r),
+                _ => server_stub::report::to_text(&r),
+            };
+            println!("{}", out.trim_end());
+            return Ok(None);
+        }
+        AdminCmd::Resolve(x) => closeout::resolve(&pool, &x, by).await,
+        AdminCmd::ExcludeRsu(x) => closeout::exclude_rsu(&pool, &x, by).await,
+        AdminCmd::IncludeRsu(x) => closeout::include_rsu(&pool, &x, by).await,
+    };
+    v.map(Some)
 }

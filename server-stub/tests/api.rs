@@ -370,7 +370,37 @@ async fn extra_event(
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    admin::create_prize(
+        &f.db.pool,
+        &admin::NewPrize {
+            event_id: ev,
+            name: "50/50".into(),
+            kind: "percentage".into(),
+            value: None,
+            percentage_bp: Some(5000),
+            position: 1,
+            winner_count: 1,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     for s in state {
+        if *s == "reconciled" {
+            // The draw gate (issue 11) waits for every RSU holding an allocation: this device
+            // never syncs this event, so it is excluded.
+            server_stub::closeout::exclude_rsu(
+                &f.db.pool,
+                &server_stub::closeout::ExcludeRsu {
+                    event_id: ev,
+                    rsu_id: f.device.rsu_id,
+                    reason: "test event: the device never sells here".into(),
+                    lost: false,
+                },
+                Some("test"),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
         admin::transition(
             &f.db.pool,
             &admin::Transition {

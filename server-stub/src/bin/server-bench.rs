@@ -404,6 +404,20 @@ async fn setup(pool: &PgPool) -> anyhow::Result<(Uuid, Uuid, Pkg, Uuid)> {
         .await
         .map_err(e)?;
         let pid: Uuid = serde_json::from_value(p["packageId"].clone())?;
+        admin::create_prize(
+            pool,
+            &admin::NewPrize {
+                event_id: ev,
+                name: "50/50".into(),
+                kind: "percentage".into(),
+                value: None,
+                percentage_bp: Some(5000),
+                position: 1,
+                winner_count: 1,
+            },
+        )
+        .await
+        .map_err(e)?;
         for to in ["configured", "active"] {
             admin::transition(
                 pool,
