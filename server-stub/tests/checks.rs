@@ -178,6 +178,21 @@ async fn other_org(f: &Fixture, same_key: bool) -> anyhow::Result<Other> {
         ticket_count: 1,
         price: 500,
     };
+    // `→ configured` needs a prize (issue 11's gate).
+    admin::create_prize(
+        pool,
+        &admin::NewPrize {
+            event_id,
+            name: "50/50".into(),
+            kind: "percentage".into(),
+            value: None,
+            percentage_bp: Some(5000),
+            position: 1,
+            winner_count: 1,
+        },
+    )
+    .await
+    .map_err(err)?;
     let s = admin::create_operator(
         pool,
         &admin::NewOperator {
@@ -314,6 +329,20 @@ async fn defect1_a_push_waiting_on_a_transition_to_reconciled_sees_it_and_reject
     let sale = f.sale(1); // sold before sales close
     transition(&f, "sales_closed").await?;
     transition(&f, "reconciling").await?;
+    // The draw gate (issue 11) needs every RSU reconciled or excluded: the fixture's device
+    // still holds unaccounted numbers, so it is excluded first.
+    server_stub::closeout::exclude_rsu(
+        &f.db.pool,
+        &server_stub::closeout::ExcludeRsu {
+            event_id: f.event_id,
+            rsu_id: f.device.rsu_id,
+            reason: "test: the race, not the accounting".into(),
+            lost: false,
+        },
+        Some("test"),
+    )
+    .await
+    .map_err(err)?;
     // The admin's transition to reconciled, held open while the push starts.
     let mut tx = f.db.pool.begin().await?;
     admin::transition_in(
