@@ -194,8 +194,7 @@ fn a_receipt_that_could_not_print_completely_refuses_the_sale_before_commit() {
 }
 
 fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", text(o)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", text(o)))
 }
 
 #[test]
@@ -209,13 +208,19 @@ fn sell_json_reports_the_print_state_after_printing() {
     assert!(o.status.success(), "{:?}", text(&o));
     assert_eq!(json(&o)["printState"], "printed");
     // On the simulated printer: printed and confirmed by its status.
-    let o = run(&db, &["sell", "--package", "1", "--json", "--printer", "sim"]);
+    let o = run(
+        &db,
+        &["sell", "--package", "1", "--json", "--printer", "sim"],
+    );
     assert!(o.status.success(), "{:?}", text(&o));
     assert_eq!(json(&o)["printState"], "printed");
     // Out of paper: still one JSON answer, saying the print failed, and a non-zero exit.
     let receipts = dir.path().join("receipts");
     std::fs::write(receipts.join("PAPER_OUT"), b"").unwrap();
-    let o = run(&db, &["sell", "--package", "1", "--json", "--printer", "sim"]);
+    let o = run(
+        &db,
+        &["sell", "--package", "1", "--json", "--printer", "sim"],
+    );
     assert!(!o.status.success());
     let v = json(&o);
     assert_eq!(v["printState"], "print_failed", "{v}");
@@ -274,17 +279,31 @@ fn the_tour_leaves_a_screenshot_of_each_step_and_the_receipts_without_a_display(
         .filter(|t| !t.is_empty())
         .collect();
     let all = receipts.join("\n");
-    assert!(all.contains("REPRINT 1"), "the reprint is among the receipts");
-    assert!(all.contains("Z REPORT"), "the shift's Z report is among the receipts");
+    assert!(
+        all.contains("REPRINT 1"),
+        "the reprint is among the receipts"
+    );
+    assert!(
+        all.contains("Z REPORT"),
+        "the shift's Z report is among the receipts"
+    );
     assert!(
         std::fs::read_dir(out.join("receipts"))
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png"))
             .count()
             >= 4
     );
     let (stdout, _) = text(&o);
-    assert!(stdout.contains(&out.join("receipts").display().to_string()), "{stdout}");
+    assert!(
+        stdout.contains(&out.join("receipts").display().to_string()),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -293,7 +312,10 @@ fn enroll_on_a_new_device_creates_its_data_directory_owner_only() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("dev").join("rsu.db");
     // Nothing listens on port 9: enrollment gets as far as the network, not stuck on the lock.
-    let o = run(&db, &["enroll", "--server", "http://127.0.0.1:9", "--token", "T"]);
+    let o = run(
+        &db,
+        &["enroll", "--server", "http://127.0.0.1:9", "--token", "T"],
+    );
     let (_, err) = text(&o);
     assert!(!o.status.success());
     assert!(!err.contains("lock file"), "{err}");

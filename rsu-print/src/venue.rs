@@ -86,12 +86,24 @@ mod tests {
     #[test]
     fn a_named_zone_prints_standard_time_in_winter_and_daylight_time_in_summer() {
         let winter = show(at(2026, 1, 15, 17, 30), "America/Toronto");
-        assert_eq!(winter, ("2026-01-15 12:30".into(), "EST (UTC-05:00)".into()));
+        assert_eq!(
+            winter,
+            ("2026-01-15 12:30".into(), "EST (UTC-05:00)".into())
+        );
         let summer = show(at(2026, 7, 15, 17, 30), "America/Toronto");
-        assert_eq!(summer, ("2026-07-15 13:30".into(), "EDT (UTC-04:00)".into()));
+        assert_eq!(
+            summer,
+            ("2026-07-15 13:30".into(), "EDT (UTC-04:00)".into())
+        );
         // Across the change itself (2026-03-08 02:00 EST becomes 03:00 EDT).
-        assert_eq!(show(at(2026, 3, 8, 6, 59), "America/Toronto").0, "2026-03-08 01:59");
-        assert_eq!(show(at(2026, 3, 8, 7, 0), "America/Toronto").0, "2026-03-08 03:00");
+        assert_eq!(
+            show(at(2026, 3, 8, 6, 59), "America/Toronto").0,
+            "2026-03-08 01:59"
+        );
+        assert_eq!(
+            show(at(2026, 3, 8, 7, 0), "America/Toronto").0,
+            "2026-03-08 03:00"
+        );
         // The local date differs from the UTC date late in the evening.
         assert_eq!(
             show(at(2027, 1, 1, 3, 0), "America/Los_Angeles"),
@@ -113,10 +125,25 @@ mod tests {
     fn utc_and_fixed_offsets_keep_working_and_an_unknown_name_prints_utc() {
         let t = at(2026, 7, 1, 12, 0);
         assert_eq!(show(t, "UTC"), ("2026-07-01 12:00".into(), "UTC".into()));
-        assert_eq!(show(t, "Etc/UTC"), ("2026-07-01 12:00".into(), "UTC".into()));
-        assert_eq!(show(t, "-04:00"), ("2026-07-01 08:00".into(), "UTC-04:00".into()));
-        assert_eq!(show(t, "UTC+05:30"), ("2026-07-01 17:30".into(), "UTC+05:30".into()));
-        assert_eq!(show(t, "GMT+1"), ("2026-07-01 13:00".into(), "UTC+01:00".into()));
-        assert_eq!(show(t, "Mars/Olympus_Mons"), ("2026-07-01 12:00".into(), "UTC".into()));
+        assert_eq!(
+            show(t, "Etc/UTC"),
+            ("2026-07-01 12:00".into(), "UTC".into())
+        );
+        assert_eq!(
+            show(t, "-04:00"),
+            ("2026-07-01 08:00".into(), "UTC-04:00".into())
+        );
+        assert_eq!(
+            show(t, "UTC+05:30"),
+            ("2026-07-01 17:30".into(), "UTC+05:30".into())
+        );
+        assert_eq!(
+            show(t, "GMT+1"),
+            ("2026-07-01 13:00".into(), "UTC+01:00".into())
+        );
+        assert_eq!(
+            show(t, "Mars/Olympus_Mons"),
+            ("2026-07-01 12:00".into(), "UTC".into())
+        );
     }
 }

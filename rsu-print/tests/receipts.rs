@@ -436,7 +436,11 @@ fn a_named_venue_zone_prints_local_times_with_est_in_winter_and_edt_in_summer() 
             "2026-01-15 18:02:11 EST (UTC-05:00)",
             "Draw 2026-07-04 21:30 EDT (UTC-04:00)",
         ] {
-            assert!(text.contains(needle), "{}: {needle:?} missing from\n{text}", w.label());
+            assert!(
+                text.contains(needle),
+                "{}: {needle:?} missing from\n{text}",
+                w.label()
+            );
         }
     }
     // Both in summer: one label for both, and a fixed offset still prints as before.

@@ -1138,14 +1138,21 @@ fn a_database_other_users_can_read_is_refused_with_the_command_that_fixes_it() {
         "{msg}"
     );
     assert_eq!(std::fs::read(&path).unwrap(), before, "left untouched");
-    assert_eq!(mode_of(&path), 0o644, "the store does not change it behind the user's back");
+    assert_eq!(
+        mode_of(&path),
+        0o644,
+        "the store does not change it behind the user's back"
+    );
     assert_eq!(
         Store::open_existing(&path).unwrap_err().code(),
         "database_not_private"
     );
     // Group-readable is just as shared.
     set_mode(&path, 0o640);
-    assert_eq!(Store::open(&path).unwrap_err().code(), "database_not_private");
+    assert_eq!(
+        Store::open(&path).unwrap_err().code(),
+        "database_not_private"
+    );
     // The fix the message gives works.
     set_mode(&path, 0o600);
     let store = Store::open(&path).unwrap();
@@ -1157,7 +1164,9 @@ fn a_database_other_users_can_read_is_refused_with_the_command_that_fixes_it() {
     set_mode(&wal, 0o644);
     let err = Store::open(&path).unwrap_err();
     assert_eq!(err.code(), "database_not_private", "{err}");
-    assert!(err.to_string().contains(&format!("chmod 600 {}", wal.display())));
+    assert!(err
+        .to_string()
+        .contains(&format!("chmod 600 {}", wal.display())));
 }
 
 #[test]
@@ -1179,7 +1188,10 @@ fn a_reset_leaves_every_moved_aside_file_owner_only() {
             moved.push(f);
         }
     }
-    assert!(moved.len() >= 2, "the database and its WAL were moved: {moved:?}");
+    assert!(
+        moved.len() >= 2,
+        "the database and its WAL were moved: {moved:?}"
+    );
     drop(daemon);
     drop(d.store);
     // Nothing private is left readable in the directory.
@@ -1197,7 +1209,9 @@ fn lock_keypad(d: &mut Demo, at: DateTime<Utc>) -> DateTime<Utc> {
     }
     match d.store.login("0000", None).unwrap_err() {
         StoreError::Login(rsu_store::LoginError::LockedOut { until }) => {
-            DateTime::parse_from_rfc3339(&until).unwrap().with_timezone(&Utc)
+            DateTime::parse_from_rfc3339(&until)
+                .unwrap()
+                .with_timezone(&Utc)
         }
         other => panic!("expected a lockout, got {other}"),
     }
@@ -1212,9 +1226,11 @@ fn repeated_lockouts_last_5_then_15_then_60_minutes_until_a_pin_is_accepted() {
         let until = lock_keypad(&mut d, at);
         assert_eq!(until - at, Duration::minutes(minutes), "lockout {n}");
         // Still locked one minute before the end, even for the right PIN.
-        d.store
-            .set_fixed_now(Some(until - Duration::minutes(1)));
-        assert_eq!(d.store.login(SELLER, None).unwrap_err().code(), "locked_out");
+        d.store.set_fixed_now(Some(until - Duration::minutes(1)));
+        assert_eq!(
+            d.store.login(SELLER, None).unwrap_err().code(),
+            "locked_out"
+        );
         at = until + Duration::seconds(1);
     }
     let minutes: Vec<i64> = {
@@ -1228,7 +1244,11 @@ fn repeated_lockouts_last_5_then_15_then_60_minutes_until_a_pin_is_accepted() {
         let rows = stmt.query_map([], |r| r.get(0)).unwrap();
         rows.collect::<Result<_, _>>().unwrap()
     };
-    assert_eq!(minutes, vec![5, 15, 60, 60], "each lockout is recorded with its length");
+    assert_eq!(
+        minutes,
+        vec![5, 15, 60, 60],
+        "each lockout is recorded with its length"
+    );
     // An accepted PIN starts the escalation again.
     d.store.set_fixed_now(Some(at));
     d.store.login(SELLER, None).unwrap();
@@ -1262,7 +1282,10 @@ fn a_pin_that_matches_two_active_operators_is_refused_not_taken_as_the_superviso
             && err.to_string().contains("a PIN of their own"),
         "{err}"
     );
-    assert!(d.store.current_operator().unwrap().is_none(), "nobody logged in");
+    assert!(
+        d.store.current_operator().unwrap().is_none(),
+        "nobody logged in"
+    );
     // Supervisor approvals with it are refused too: a seller cannot approve their own void.
     d.store.login(SELLER, None).unwrap();
     let sale = sell_ok(&mut d, 1);

@@ -42,21 +42,51 @@ async fn the_servers_demo_seed_is_the_kiosk_demo() {
     };
     assert_eq!(org(&server), org(&kiosk));
     assert_eq!(
-        (server.rsu.rsu_no, &server.rsu.name, server.rsu.max_offline_tickets),
-        (kiosk.rsu.rsu_no, &kiosk.rsu.name, kiosk.rsu.max_offline_tickets)
+        (
+            server.rsu.rsu_no,
+            &server.rsu.name,
+            server.rsu.max_offline_tickets
+        ),
+        (
+            kiosk.rsu.rsu_no,
+            &kiosk.rsu.name,
+            kiosk.rsu.max_offline_tickets
+        )
     );
     let (se, ke) = (&server.events[0], &kiosk.events[0]);
     assert_eq!(server.events.len(), 1);
     assert_eq!(
-        (&se.name, &se.event_identifier, se.state, &se.currency, &se.timezone, &se.venue_name),
-        (&ke.name, &ke.event_identifier, ke.state, &ke.currency, &ke.timezone, &ke.venue_name)
+        (
+            &se.name,
+            &se.event_identifier,
+            se.state,
+            &se.currency,
+            &se.timezone,
+            &se.venue_name
+        ),
+        (
+            &ke.name,
+            &ke.event_identifier,
+            ke.state,
+            &ke.currency,
+            &ke.timezone,
+            &ke.venue_name
+        )
     );
     assert_eq!(se.jackpot, ke.jackpot);
     let packages = |e: &rsu_core::config::EventConfig| {
         let mut p: Vec<_> = e
             .packages
             .iter()
-            .map(|p| (p.display_order, p.name.clone(), p.ticket_count, p.price, p.is_active))
+            .map(|p| {
+                (
+                    p.display_order,
+                    p.name.clone(),
+                    p.ticket_count,
+                    p.price,
+                    p.is_active,
+                )
+            })
             .collect();
         p.sort_by_key(|p| p.0);
         p
@@ -133,8 +163,14 @@ async fn the_servers_demo_seed_is_the_kiosk_demo() {
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{out:?}");
-    assert!(stderr.contains("sync round"), "the round is logged: {stderr}");
-    assert!(!stderr.contains('\u{1b}'), "no ANSI escapes in a log that is not a terminal: {stderr:?}");
+    assert!(
+        stderr.contains("sync round"),
+        "the round is logged: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no ANSI escapes in a log that is not a terminal: {stderr:?}"
+    );
     let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE rsu_id IS NOT NULL")
         .fetch_one(&db.pool)
         .await
