@@ -11,5 +11,6 @@ eval "$(scripts/ensure-postgres.sh --export)"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
-# The README's end-to-end walkthrough, on the binaries just built and a throwaway database.
-scripts/walkthrough.sh
+# The README's end-to-end walkthrough, on the binaries cargo test just built (building them
+# again with only their own features would recompile most dependencies) and a throwaway database.
+scripts/walkthrough.sh --no-build

@@ -8,9 +8,12 @@
 # Any failing step stops it with a non-zero exit. scripts/test.sh runs it after the tests.
 #
 #   scripts/walkthrough.sh            # builds (debug) once, then runs target/debug binaries
+#   scripts/walkthrough.sh --no-build # the binaries `cargo test --workspace` just built (test.sh)
 #   KEEP=1 scripts/walkthrough.sh     # keep the database and the device directory to look at
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BUILD=1
+if [ "${1:-}" = "--no-build" ]; then BUILD=0; fi
 
 step() { printf '\n== %s\n' "$*" >&2; }
 fail() { echo "walkthrough: FAILED: $*" >&2; exit 1; }
@@ -47,11 +50,16 @@ cleanup() {
 trap cleanup EXIT
 psql "$ADMIN_URL" -Atqc "CREATE DATABASE $DB_NAME" >/dev/null || fail "cannot create the database $DB_NAME"
 
-step "cargo build -p server-stub -p rsu-app -p rsu-sync"
-cargo build --locked -p server-stub -p rsu-app -p rsu-sync
 BIN="${CARGO_TARGET_DIR:-target}/debug"
+if [ "$BUILD" = 1 ]; then
+  step "cargo build -p server-stub -p rsu-app -p rsu-sync"
+  cargo build --locked -p server-stub -p rsu-app -p rsu-sync
+fi
+for b in server-stub rsu-app rsu-syncd; do
+  [ -x "$BIN/$b" ] || fail "$BIN/$b is missing: build it with cargo build -p server-stub -p rsu-app -p rsu-sync"
+done
 
-step "server-stub serve & (on $SERVER_BIND)"
+step "server-stub serve & (on $SERVER_STUB_BIND)"
 "$BIN/server-stub" serve 2>"$DEV/server.log" &
 SERVER_PID=$!
 for _ in $(seq 1 300); do
@@ -59,7 +67,7 @@ for _ in $(seq 1 300); do
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$DEV/server.log" >&2; fail "the server exited"; }
   sleep 0.1
 done
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || { cat "$DEV/server.log" >&2; fail "the server is not listening on $SERVER_BIND"; }
+(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || { cat "$DEV/server.log" >&2; fail "the server is not listening on $SERVER_STUB_BIND"; }
 
 step "server-stub demo-seed"
 SEED="$("$BIN/server-stub" demo-seed)" || fail "demo-seed"

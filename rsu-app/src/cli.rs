@@ -481,6 +481,9 @@ fn show_sale(store: &Store, sale: &Sale, reprint: Option<u32>, json: bool) -> Re
 fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
     match command {
         Command::Enroll { server, token } => {
+            // A new device: the data directory may not exist yet, and enrollment takes its
+            // lock file there before it creates the database.
+            rsu_store::create_data_dir(&db)?;
             let report = rsu_sync::enroll::enroll(&db, &server, &token)?;
             print!("{report}");
         }

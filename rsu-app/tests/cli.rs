@@ -305,3 +305,23 @@ fn the_tour_leaves_a_screenshot_of_each_step_and_the_receipts_without_a_display(
         "{stdout}"
     );
 }
+
+#[test]
+fn enroll_on_a_new_device_creates_its_data_directory_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dev").join("rsu.db");
+    // Nothing listens on port 9: enrollment gets as far as the network, not stuck on the lock.
+    let o = run(
+        &db,
+        &["enroll", "--server", "http://127.0.0.1:9", "--token", "T"],
+    );
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(!err.contains("lock file"), "{err}");
+    let mode = std::fs::metadata(db.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}

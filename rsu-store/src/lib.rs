@@ -70,11 +70,7 @@ impl Store {
     /// exactly where it is.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() && !dir.exists() {
-                privacy::create_private_dir(dir)?;
-            }
-        }
+        create_data_dir(&path)?;
         // The file holds the validation key and the PIN hashes: refuse one other users can
         // open, and create a new one owner-only (SQLite gives its -wal and -shm the same mode).
         privacy::refuse_shared_files(&path)?;
@@ -222,6 +218,18 @@ impl Store {
         Ok(self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// Creates the directory that holds the database at `path`, owner-only (0700), when it does not
+/// exist yet. [`Store::open`] does this itself; a caller that puts a file beside the database
+/// before opening it (enrollment's lock file) calls this first.
+pub fn create_data_dir(path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => {
+            privacy::create_private_dir(dir)
+        }
+        _ => Ok(()),
     }
 }
 
