@@ -77,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/events/{id}/report", get(closeout::http_report))
         .route("/v1/admin/exceptions/resolve", post(closeout::http_resolve))
         .route("/v1/admin/rsus/exclude", post(closeout::http_exclude_rsu))
+        .route(
+            "/v1/admin/rsus/import-journal",
+            post(crate::import::http_import_journal),
+        )
         .route("/v1/admin/rsus/include", post(closeout::http_include_rsu))
         .route("/v1/admin/packages", post(admin::http_create_package))
         .route(

@@ -10,6 +10,7 @@ pub mod copy;
 pub mod db;
 pub mod device;
 pub mod error;
+pub mod import;
 pub mod ingest;
 pub mod lifecycle;
 pub mod report;

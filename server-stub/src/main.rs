@@ -75,6 +75,9 @@ enum AdminCmd {
     ExcludeRsu(server_stub::closeout::ExcludeRsu),
     /// Lift an RSU's exclusion from an event (recorded).
     IncludeRsu(server_stub::closeout::IncludeRsu),
+    /// Import a dead device's journal (`rsu-app export --out FILE`): the signature and every
+    /// chain are checked, then what the server does not hold yet is applied like a push.
+    ImportJournal(server_stub::import::ImportJournal),
 }
 
 #[derive(clap::Args)]
@@ -211,6 +214,31 @@ async fn admin_cmd(
         AdminCmd::Resolve(x) => closeout::resolve(&pool, &x, by).await,
         AdminCmd::ExcludeRsu(x) => closeout::exclude_rsu(&pool, &x, by).await,
         AdminCmd::IncludeRsu(x) => closeout::include_rsu(&pool, &x, by).await,
+        AdminCmd::ImportJournal(x) => {
+            let text = std::fs::read_to_string(&x.file).map_err(|e| {
+                server_stub::AppError::bad_request(
+                    "bad_export",
+                    format!("cannot read {}: {e}", x.file.display()),
+                )
+            })?;
+            let file = server_stub::import::parse_export(&text)?;
+            let tty = std::io::stderr().is_terminal();
+            let report =
+                server_stub::import::import_export(&pool, x.rsu_id, &file, |done, total| {
+                    if tty && total > 0 {
+                        eprint!(
+                            "\r  importing: {done} / {total} entries ({}%)",
+                            done * 100 / total
+                        );
+                    }
+                })
+                .await;
+            if tty {
+                eprintln!();
+            }
+            serde_json::to_value(report?)
+                .map_err(|e| server_stub::AppError::internal("import json", e))
+        }
     };
     v.map(Some)
 }
