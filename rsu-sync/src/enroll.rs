@@ -139,6 +139,8 @@ pub async fn enroll_async(
                 .into(),
         ));
     }
+    // A new device: its data directory (0700) must exist before the lock file inside it.
+    rsu_store::create_data_dir(db_path)?;
     let _lock = lock::DaemonLock::acquire(db_path)
         .map_err(|e| SyncError::Config(format!("{e}. Enrollment needs the daemon stopped")))?;
     let mut store = Store::open(db_path)?;
