@@ -994,7 +994,7 @@ pub async fn transition_in(tx: &mut Transaction<'_, Postgres>, a: &Transition) -
             ),
         ));
     }
-    crate::closeout::gate(&mut **tx, a.event_id, from, to).await?;
+    crate::closeout::gate(tx, a.event_id, from, to).await?;
     if to == EventState::Active && from == EventState::Configured {
         let packages: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM ticket_packages WHERE event_id = $1 AND is_active",
