@@ -1063,13 +1063,22 @@ fn reasons_for(
                     cur.epoch
                 ),
             }),
-            (Some(at), Some(p)) if p > 0 => out.push(Reason {
+            // Entries pending at the heartbeat that have all arrived since (pushed later, or
+            // imported from the device's export) no longer hold the RSU back.
+            (Some(at), Some(p))
+                if p > 0
+                    && cur
+                        .last_seq_reported
+                        .is_none_or(|r| r > cur.last_seq_received) =>
+            {
+                out.push(Reason {
                 code: "pending_entries",
                 message: format!(
                     "the device reported {p} entries not yet synced at its last heartbeat ({}): let it sync and send a heartbeat",
                     rsu_core::journal::format_time(&at)
                 ),
-            }),
+            })
+            }
             _ => {}
         },
     }
