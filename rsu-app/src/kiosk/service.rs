@@ -815,8 +815,9 @@ impl KioskService {
             1 => format!("1 shift closed. {}", printed.join(" ")),
             n => format!("{n} shifts closed. {}", printed.join(" ")),
         };
+        let text = format!("This device is closed for the event: no more sales. {shifts}");
         emit(UiEvent::ShiftMessage {
-            text: format!("This device is closed for the event: no more sales. {shifts}"),
+            text: text.clone(),
             error: false,
         });
         emit(UiEvent::Shift(None));
@@ -824,6 +825,10 @@ impl KioskService {
             numbers_released: report.numbers_released,
             entries_to_sync: report.entries_to_sync,
         });
+        // The store ended the session with the close: back to the PIN pad, which keeps the
+        // closed message and the entries still to sync in sight.
+        emit(UiEvent::Locked);
+        emit(UiEvent::LoginMessage(text));
     }
 
     /// The Z report as the shift screen shows it, printed; and a sentence on how printing went.
