@@ -336,13 +336,9 @@ fn closing_the_device_needs_a_supervisor_prints_the_z_report_and_stops_sales() {
     assert!(z_printed, "a Z report went to the printer");
     assert_eq!(demo.store().closed_events().unwrap().len(), 1);
 
-    // The store ended the session: the kiosk goes back to the PIN pad, and says why.
+    // The store ended the session: the kiosk goes back to the PIN pad.
     assert!(
         events.iter().any(|e| matches!(e, UiEvent::Locked)),
-        "{events:?}"
-    );
-    assert!(
-        events.iter().any(|e| matches!(e, UiEvent::LoginMessage(m) if m.contains("closed for the event"))),
         "{events:?}"
     );
     // Logged in again, the sell screen refuses with the store's sentence.

@@ -815,9 +815,8 @@ impl KioskService {
             1 => format!("1 shift closed. {}", printed.join(" ")),
             n => format!("{n} shifts closed. {}", printed.join(" ")),
         };
-        let text = format!("This device is closed for the event: no more sales. {shifts}");
         emit(UiEvent::ShiftMessage {
-            text: text.clone(),
+            text: format!("This device is closed for the event: no more sales. {shifts}"),
             error: false,
         });
         emit(UiEvent::Shift(None));
@@ -828,7 +827,6 @@ impl KioskService {
         // The store ended the session with the close: back to the PIN pad, which keeps the
         // closed message and the entries still to sync in sight.
         emit(UiEvent::Locked);
-        emit(UiEvent::LoginMessage(text));
     }
 
     /// The Z report as the shift screen shows it, printed; and a sentence on how printing went.
