@@ -350,6 +350,13 @@ fn closing_the_device_needs_a_supervisor_prints_the_z_report_and_stops_sales() {
     // Closing again says there is nothing to close.
     let m = refusal(&close_device(&mut s, rsu_store::DEMO_SUPERVISOR_PIN));
     assert!(m.starts_with("Nothing to close"), "{m}");
+    // A kiosk started again on the closed device shows the closed message again.
+    let mut again = demo.service();
+    let events = run(&mut again, Command::Start);
+    assert!(
+        events.iter().any(|e| matches!(e, UiEvent::DeviceClosed { numbers_released: 195, .. })),
+        "{events:?}"
+    );
 }
 
 #[test]

@@ -409,8 +409,37 @@ impl KioskService {
         }
         emit(UiEvent::Locked);
         self.check_unresolved(emit);
+        self.check_closed(emit);
         if let Ok(status) = self.status() {
             emit(UiEvent::Status(status));
+        }
+    }
+
+    /// After a restart on a device closed for the event, the closed message comes back.
+    fn check_closed(&mut self, emit: &mut dyn FnMut(UiEvent)) {
+        match self.store.closed_events() {
+            Ok(closed) if closed.is_empty() => return,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "reading whether the device is closed");
+                return;
+            }
+        }
+        // What the close gave back: the unsold rest of each released range of a closed event.
+        let released = self.store.connection().query_row(
+            "SELECT COALESCE(SUM(a.end_number - a.next_number + 1), 0) FROM allocations a
+               JOIN events e ON e.id = a.event_id
+              WHERE e.closed_at IS NOT NULL AND a.state = 'released' AND a.next_number <= a.end_number",
+            [],
+            |r| r.get::<_, i64>(0),
+        );
+        match (released, self.store.status()) {
+            (Ok(numbers_released), Ok(status)) => emit(UiEvent::DeviceClosed {
+                numbers_released,
+                entries_to_sync: status.sync.pending_entries,
+            }),
+            (Err(e), _) => tracing::warn!(error = %e, "counting the released numbers"),
+            (_, Err(e)) => tracing::warn!(error = %e, "reading the entries to sync"),
         }
     }
 
