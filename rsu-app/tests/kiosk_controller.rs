@@ -296,7 +296,10 @@ fn closing_the_device_needs_a_supervisor_prints_the_z_report_and_stops_sales() {
     assert!(m.starts_with("Wrong PIN"), "{m}");
     assert!(demo.store().closed_events().unwrap().is_empty());
     assert_eq!(demo.store().status().unwrap().numbers_left, 195);
-    assert!(matches!(&run(&mut s, Command::Shift)[..], [UiEvent::Shift(Some(_))]));
+    assert!(matches!(
+        &run(&mut s, Command::Shift)[..],
+        [UiEvent::Shift(Some(_))]
+    ));
 
     // The supervisor closes it: the shift's Z report prints, the unused numbers go back.
     let events = close_device(&mut s, rsu_store::DEMO_SUPERVISOR_PIN);
@@ -310,7 +313,9 @@ fn closing_the_device_needs_a_supervisor_prints_the_z_report_and_stops_sales() {
     assert!(z.starts_with("Z report"), "{events:?}");
     assert!(z.contains("5 tickets: 1 sold ($20.00)"), "{z}");
     assert!(
-        events.iter().any(|e| matches!(e, UiEvent::ShiftMessage { text, error: false }
+        events
+            .iter()
+            .any(|e| matches!(e, UiEvent::ShiftMessage { text, error: false }
             if text.contains("closed for the event") && text.contains("Z report printed"))),
         "{events:?}"
     );
@@ -354,7 +359,13 @@ fn closing_the_device_needs_a_supervisor_prints_the_z_report_and_stops_sales() {
     let mut again = demo.service();
     let events = run(&mut again, Command::Start);
     assert!(
-        events.iter().any(|e| matches!(e, UiEvent::DeviceClosed { numbers_released: 195, .. })),
+        events.iter().any(|e| matches!(
+            e,
+            UiEvent::DeviceClosed {
+                numbers_released: 195,
+                ..
+            }
+        )),
         "{events:?}"
     );
 }
