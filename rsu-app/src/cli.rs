@@ -157,7 +157,7 @@ pub enum Command {
     },
     /// Render a kiosk screen with demo data to a PNG, headlessly (no display needed).
     Screenshot {
-        /// One of: login, sell, confirm, result, print-failure, sales, shift, settings.
+        /// One of: login, sell, confirm, keyboard, printing, result, print-failure, sales, void, shift, shift-closed, device-closed, settings-locked, settings.
         #[arg(long)]
         screen: String,
         #[arg(long)]

@@ -266,6 +266,130 @@ fn closing_a_shift_needs_a_supervisor_and_prints_the_z_report() {
     );
 }
 
+fn close_device(service: &mut KioskService, pin: &str) -> Vec<UiEvent> {
+    run(
+        service,
+        Command::CloseDevice {
+            supervisor_pin: pin.into(),
+        },
+    )
+}
+
+fn refusal(events: &[UiEvent]) -> String {
+    match events {
+        [UiEvent::ShiftMessage { text, error: true }] => text.clone(),
+        other => panic!("expected one refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn closing_the_device_needs_a_supervisor_prints_the_z_report_and_stops_sales() {
+    let demo = demo();
+    let mut s = demo.service();
+    let ids = logged_in(&mut s);
+    run(&mut s, order(&ids[1]));
+
+    // A seller's PIN and a wrong PIN are refused in a sentence, and nothing changes.
+    let m = refusal(&close_device(&mut s, rsu_store::DEMO_SELLER_PIN));
+    assert!(m.contains("supervisor PIN"), "{m}");
+    let m = refusal(&close_device(&mut s, "4321"));
+    assert!(m.starts_with("Wrong PIN"), "{m}");
+    assert!(demo.store().closed_events().unwrap().is_empty());
+    assert_eq!(demo.store().status().unwrap().numbers_left, 195);
+    assert!(matches!(
+        &run(&mut s, Command::Shift)[..],
+        [UiEvent::Shift(Some(_))]
+    ));
+
+    // The supervisor closes it: the shift's Z report prints, the unused numbers go back.
+    let events = close_device(&mut s, rsu_store::DEMO_SUPERVISOR_PIN);
+    let z = events
+        .iter()
+        .find_map(|e| match e {
+            UiEvent::ZReport(z) => Some(z.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(z.starts_with("Z report"), "{events:?}");
+    assert!(z.contains("5 tickets: 1 sold ($20.00)"), "{z}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, UiEvent::ShiftMessage { text, error: false }
+            if text.contains("closed for the event") && text.contains("Z report printed"))),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| matches!(e, UiEvent::Shift(None))));
+    let (released, to_sync) = events
+        .iter()
+        .find_map(|e| match e {
+            UiEvent::DeviceClosed {
+                numbers_released,
+                entries_to_sync,
+            } => Some((*numbers_released, *entries_to_sync)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(released, 195);
+    assert!(to_sync > 0, "the sale and the close are still to sync");
+    // The status bar (which the closed message follows) counts the same entries.
+    assert_eq!(s.status().unwrap().pending_entries, to_sync);
+    let z_printed = std::fs::read_dir(&demo.sim)
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains("-Z-"));
+    assert!(z_printed, "a Z report went to the printer");
+    assert_eq!(demo.store().closed_events().unwrap().len(), 1);
+
+    // The store ended the session: the kiosk goes back to the PIN pad.
+    assert!(
+        events.iter().any(|e| matches!(e, UiEvent::Locked)),
+        "{events:?}"
+    );
+    // Logged in again, the sell screen refuses with the store's sentence.
+    logged_in(&mut s);
+    match &run(&mut s, order(&ids[0]))[..] {
+        [UiEvent::SaleRefused(m)] => assert!(m.contains("closed for the event"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // Closing again says there is nothing to close.
+    let m = refusal(&close_device(&mut s, rsu_store::DEMO_SUPERVISOR_PIN));
+    assert!(m.starts_with("Nothing to close"), "{m}");
+    // A kiosk started again on the closed device shows the closed message again.
+    let mut again = demo.service();
+    let events = run(&mut again, Command::Start);
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            UiEvent::DeviceClosed {
+                numbers_released: 195,
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_device_with_an_unconfirmed_receipt_is_not_closed() {
+    let demo = demo();
+    let mut s = demo.service();
+    let ids = logged_in(&mut s);
+    std::fs::create_dir_all(&demo.sim).unwrap();
+    std::fs::write(demo.sim.join("PAPER_OUT"), b"").unwrap();
+    let events = run(&mut s, order(&ids[0]));
+    let UiEvent::PrintFailed(failure) = &events[1] else {
+        panic!("{events:?}")
+    };
+    let m = refusal(&close_device(&mut s, rsu_store::DEMO_SUPERVISOR_PIN));
+    assert!(
+        m.contains(&failure.validation_number) && m.contains("not confirmed printed"),
+        "{m}"
+    );
+    assert!(demo.store().closed_events().unwrap().is_empty());
+    assert_eq!(demo.store().status().unwrap().numbers_left, 199);
+}
+
 #[test]
 fn the_status_bar_turns_amber_at_the_low_water_mark() {
     let demo = demo();

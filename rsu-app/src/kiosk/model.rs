@@ -41,6 +41,11 @@ pub enum Command {
     CloseShift {
         supervisor_pin: String,
     },
+    /// Close this device for the event (supervisor PIN): every open shift closes with its Z
+    /// report, the unused draw numbers go back to the server, and no sale follows.
+    CloseDevice {
+        supervisor_pin: String,
+    },
     UnlockSettings {
         supervisor_pin: String,
     },
@@ -136,6 +141,8 @@ pub struct StatusView {
     pub numbers_low: bool,
     pub online: bool,
     pub sync_text: String,
+    /// Journal entries not yet on the server (the figure in `sync_text`).
+    pub pending_entries: u64,
     pub printer_text: String,
     pub printer_ok: bool,
     pub clock: String,
@@ -192,6 +199,11 @@ pub enum UiEvent {
         error: bool,
     },
     ZReport(String),
+    /// The device is closed for the event (`entries_to_sync` then follows the status bar).
+    DeviceClosed {
+        numbers_released: i64,
+        entries_to_sync: u64,
+    },
     Status(StatusView),
     Settings(SettingsView),
     SettingsUnlocked(bool),

@@ -24,6 +24,7 @@ pub const SCREENS: &[&str] = &[
     "void",
     "shift",
     "shift-closed",
+    "device-closed",
     "settings-locked",
     "settings",
 ];
@@ -157,6 +158,21 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
                 );
             }
             app.set_screen("shift".into());
+        }
+        "device-closed" => {
+            // After "Close this device for the event": the store ended the session, so the
+            // kiosk is back at the PIN pad with the closed message.
+            for (p, card) in [(0, false), (1, true)] {
+                let cmd = sell(p, card)?;
+                run(&mut service, cmd, &all);
+            }
+            run(
+                &mut service,
+                Command::CloseDevice {
+                    supervisor_pin: rsu_store::DEMO_SUPERVISOR_PIN.into(),
+                },
+                &all,
+            );
         }
         "settings-locked" => {
             run(

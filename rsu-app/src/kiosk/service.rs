@@ -184,6 +184,7 @@ pub fn status_view(status: &Status, printer: &PrinterState, now: DateTime<Utc>) 
         numbers_low: status.numbers_left < status.low_water_mark,
         online,
         sync_text,
+        pending_entries: sync.pending_entries,
         printer_text: printer.text.clone(),
         printer_ok: printer.ok,
         clock: now.with_timezone(&Local).format("%H:%M").to_string(),
@@ -327,6 +328,7 @@ impl KioskService {
             Command::Shift => self.shift(emit),
             Command::OpenShift { float } => self.open_shift(&float, emit),
             Command::CloseShift { supervisor_pin } => self.close_shift(&supervisor_pin, emit),
+            Command::CloseDevice { supervisor_pin } => self.close_device(&supervisor_pin, emit),
             Command::UnlockSettings { supervisor_pin } => {
                 match self.store.authenticate(&supervisor_pin, true) {
                     Ok(_) => {
@@ -407,8 +409,37 @@ impl KioskService {
         }
         emit(UiEvent::Locked);
         self.check_unresolved(emit);
+        self.check_closed(emit);
         if let Ok(status) = self.status() {
             emit(UiEvent::Status(status));
+        }
+    }
+
+    /// After a restart on a device closed for the event, the closed message comes back.
+    fn check_closed(&mut self, emit: &mut dyn FnMut(UiEvent)) {
+        match self.store.closed_events() {
+            Ok(closed) if closed.is_empty() => return,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "reading whether the device is closed");
+                return;
+            }
+        }
+        // What the close gave back: the unsold rest of each released range of a closed event.
+        let released = self.store.connection().query_row(
+            "SELECT COALESCE(SUM(a.end_number - a.next_number + 1), 0) FROM allocations a
+               JOIN events e ON e.id = a.event_id
+              WHERE e.closed_at IS NOT NULL AND a.state = 'released' AND a.next_number <= a.end_number",
+            [],
+            |r| r.get::<_, i64>(0),
+        );
+        match (released, self.store.status()) {
+            (Ok(numbers_released), Ok(status)) => emit(UiEvent::DeviceClosed {
+                numbers_released,
+                entries_to_sync: status.sync.pending_entries,
+            }),
+            (Err(e), _) => tracing::warn!(error = %e, "counting the released numbers"),
+            (_, Err(e)) => tracing::warn!(error = %e, "reading the entries to sync"),
         }
     }
 
@@ -776,6 +807,59 @@ impl KioskService {
                 return;
             }
         };
+        let (summary, printed) = self.print_z_report(&z);
+        emit(UiEvent::ZReport(summary));
+        emit(UiEvent::ShiftMessage {
+            text: format!("Shift closed. {printed}"),
+            error: false,
+        });
+        emit(UiEvent::Shift(None));
+    }
+
+    /// Closes the device for the event with a supervisor's PIN: the Z report of every shift it
+    /// closes prints as a shift close does, then the release and the entries still to sync.
+    /// A refusal (wrong PIN, a receipt not confirmed printed, nothing to close) changes nothing.
+    fn close_device(&mut self, pin: &str, emit: &mut dyn FnMut(UiEvent)) {
+        let report = match self.store.close_device(pin) {
+            Ok(r) => r,
+            Err(e) => {
+                emit(UiEvent::ShiftMessage {
+                    text: sentence(&e),
+                    error: true,
+                });
+                return;
+            }
+        };
+        let mut summaries = Vec::new();
+        let mut printed = Vec::new();
+        for z in &report.shifts_closed {
+            let (summary, p) = self.print_z_report(z);
+            summaries.push(summary);
+            printed.push(p);
+        }
+        printed.dedup();
+        emit(UiEvent::ZReport(summaries.join("\n\n")));
+        let shifts = match report.shifts_closed.len() {
+            0 => "No shift was open.".to_string(),
+            1 => format!("1 shift closed. {}", printed.join(" ")),
+            n => format!("{n} shifts closed. {}", printed.join(" ")),
+        };
+        emit(UiEvent::ShiftMessage {
+            text: format!("This device is closed for the event: no more sales. {shifts}"),
+            error: false,
+        });
+        emit(UiEvent::Shift(None));
+        emit(UiEvent::DeviceClosed {
+            numbers_released: report.numbers_released,
+            entries_to_sync: report.entries_to_sync,
+        });
+        // The store ended the session with the close: back to the PIN pad, which keeps the
+        // closed message and the entries still to sync in sight.
+        emit(UiEvent::Locked);
+    }
+
+    /// The Z report as the shift screen shows it, printed; and a sentence on how printing went.
+    fn print_z_report(&self, z: &rsu_core::payload::ShiftClosePayload) -> (String, String) {
         let mut summary = String::new();
         let cur = Currency::new(&z.currency).ok();
         let m = |v: i64| {
@@ -803,18 +887,13 @@ impl KioskService {
             m(z.cash_expected)
         );
         let printed = match &self.printer {
-            Some(p) => match p.print_z(&self.store, &z) {
+            Some(p) => match p.print_z(&self.store, z) {
                 Ok(_) => "The Z report printed.".to_string(),
                 Err(e) => format!("The Z report did not print ({e}); the shift is closed and its report is recorded."),
             },
             None => "No printer is set up, so the Z report was not printed; it is recorded.".into(),
         };
-        emit(UiEvent::ZReport(summary));
-        emit(UiEvent::ShiftMessage {
-            text: format!("Shift closed. {printed}"),
-            error: false,
-        });
-        emit(UiEvent::Shift(None));
+        (summary, printed)
     }
 
     fn settings(&mut self, emit: &mut dyn FnMut(UiEvent)) {

@@ -54,10 +54,14 @@ pub fn apply(window: &MainWindow, ev: UiEvent) {
             print_failure_adapter::apply(window, &ev)
         }
         UiEvent::Sales(_) | UiEvent::SalesMessage { .. } => sales_adapter::apply(window, &ev),
-        UiEvent::Shift(_) | UiEvent::ShiftMessage { .. } | UiEvent::ZReport(_) => {
-            shift_adapter::apply(window, &ev)
+        UiEvent::Shift(_)
+        | UiEvent::ShiftMessage { .. }
+        | UiEvent::ZReport(_)
+        | UiEvent::DeviceClosed { .. } => shift_adapter::apply(window, &ev),
+        UiEvent::Status(_) => {
+            status_adapter::apply(window, &ev);
+            shift_adapter::apply(window, &ev);
         }
-        UiEvent::Status(_) => status_adapter::apply(window, &ev),
         UiEvent::Settings(_) | UiEvent::SettingsUnlocked(_) | UiEvent::SettingsMessage { .. } => {
             settings_adapter::apply(window, &ev)
         }

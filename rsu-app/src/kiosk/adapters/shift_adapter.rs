@@ -24,6 +24,14 @@ pub fn connect(window: &MainWindow, handle: &KioskHandle) {
             })
         });
     }
+    {
+        let handle = handle.clone();
+        s.on_close_device(move |pin| {
+            handle.send(Command::CloseDevice {
+                supervisor_pin: pin.to_string(),
+            })
+        });
+    }
 }
 
 pub fn apply(window: &MainWindow, ev: &UiEvent) {
@@ -55,6 +63,16 @@ pub fn apply(window: &MainWindow, ev: &UiEvent) {
             s.set_message(text.into());
         }
         UiEvent::ZReport(text) => s.set_z_report(text.into()),
+        UiEvent::DeviceClosed {
+            numbers_released,
+            entries_to_sync,
+        } => {
+            s.set_numbers_released(numbers_released.to_string().into());
+            s.set_entries_to_sync(entries_to_sync.to_string().into());
+            s.set_device_closed(true);
+        }
+        // The entries still to sync count down as the daemon delivers them.
+        UiEvent::Status(v) => s.set_entries_to_sync(v.pending_entries.to_string().into()),
         _ => {}
     }
 }
