@@ -1,4 +1,6 @@
 //! Selling, voiding, reprinting and the print state of each sale.
+//!
+//! Why this file is over 800 lines: the sale, void, reprint, spoil and print-state paths share one transaction helper set (`take_numbers`, `unresolved_sale`, the receipt check); issue 10 moves `issue_sale` out when the kiosk and CLI share it.
 
 use chrono::{DateTime, Datelike, Utc};
 use rsu_core::config::JurisdictionProfile;
