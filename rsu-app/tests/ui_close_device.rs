@@ -6,31 +6,10 @@
 
 mod common;
 
-use common::{demo, sleep, tap, wait_for};
-use i_slint_backend_testing::ElementHandle;
+use common::{demo, enter_pin, exists, sleep, tap, value, wait_for};
 use rsu_app::kiosk::{self, MainWindow};
 use slint::ComponentHandle;
 use std::time::Duration;
-
-fn value(window: &MainWindow, label: &str) -> String {
-    ElementHandle::find_by_accessible_label(window, label)
-        .find_map(|e| e.accessible_value().filter(|v| !v.is_empty()))
-        .map(|v| v.to_string())
-        .unwrap_or_default()
-}
-
-fn exists(window: &MainWindow, label: &str) -> bool {
-    ElementHandle::find_by_accessible_label(window, label)
-        .next()
-        .is_some()
-}
-
-fn enter_pin(window: &MainWindow, purpose: &str, pin: &str) {
-    for d in pin.chars() {
-        tap(window, &format!("{purpose} digit {d}"));
-    }
-    tap(window, &format!("{purpose} OK"));
-}
 
 #[test]
 fn a_supervisor_closes_the_device_from_the_shift_screen_and_sales_stop() {

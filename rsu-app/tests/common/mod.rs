@@ -100,3 +100,26 @@ pub fn tap(window: &kiosk::MainWindow, label: &str) {
     );
     el.invoke_accessible_default_action();
 }
+
+/// The accessible value of the first element labelled `label` that has one ("" if none).
+pub fn value(window: &kiosk::MainWindow, label: &str) -> String {
+    i_slint_backend_testing::ElementHandle::find_by_accessible_label(window, label)
+        .find_map(|e| e.accessible_value().filter(|v| !v.is_empty()))
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+}
+
+/// Whether an element labelled `label` is on screen.
+pub fn exists(window: &kiosk::MainWindow, label: &str) -> bool {
+    i_slint_backend_testing::ElementHandle::find_by_accessible_label(window, label)
+        .next()
+        .is_some()
+}
+
+/// Taps `pin` on the keypad labelled `purpose` ("PIN", "Supervisor PIN", …), then its OK.
+pub fn enter_pin(window: &kiosk::MainWindow, purpose: &str, pin: &str) {
+    for d in pin.chars() {
+        tap(window, &format!("{purpose} digit {d}"));
+    }
+    tap(window, &format!("{purpose} OK"));
+}
