@@ -1,11 +1,13 @@
 //! Typed payloads of journal entries. They are serialized to JSON (camelCase, integers only)
-//! and become the `payload` of an [`crate::journal::EntryBody`].
+//! and become the `payload` of an [`crate::journal::EntryBody`]; [`Payload`] decodes one by its kind.
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
-use crate::journal::rfc3339_millis;
+use crate::journal::{rfc3339_millis, EntryKind};
 
 /// How a sale was paid.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,4 +197,262 @@ pub struct AllocationReleasePayload {
     pub event_id: Uuid,
     pub start_number: i64,
     pub end_number: i64,
+}
+
+/// A journal entry's payload, decoded by its kind: the one place a payload's JSON becomes a type.
+///
+/// The entry keeps the JSON as the device wrote it ([`crate::journal::EntryBody::payload`]): the
+/// hash covers those bytes, never a re-serialization of this value, so decoding cannot change
+/// what the chain proves. Fields this version does not know are ignored, as they always were.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    Sale(SalePayload),
+    Void(VoidPayload),
+    Reprint(ReprintPayload),
+    CriticalEvent(CriticalEventPayload),
+    ShiftClose(ShiftClosePayload),
+    AllocationRelease(AllocationReleasePayload),
+}
+
+/// A payload that does not match its kind's schema, with the path of the field that is wrong
+/// (`drawNumbers[2]`, `payment.method`, or `.` for the payload as a whole).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} payload field {path}: {message}")]
+pub struct PayloadError {
+    pub kind: EntryKind,
+    pub path: String,
+    pub message: String,
+}
+
+impl Payload {
+    /// Decodes `payload` as the payload of an entry of `kind`.
+    pub fn decode(kind: EntryKind, payload: &Value) -> Result<Payload, PayloadError> {
+        fn typed<T: DeserializeOwned>(kind: EntryKind, v: &Value) -> Result<T, PayloadError> {
+            serde_path_to_error::deserialize(v).map_err(|e| PayloadError {
+                kind,
+                path: e.path().to_string(),
+                message: e.into_inner().to_string(),
+            })
+        }
+        Ok(match kind {
+            EntryKind::Sale => Payload::Sale(typed(kind, payload)?),
+            EntryKind::Void => Payload::Void(typed(kind, payload)?),
+            EntryKind::Reprint => Payload::Reprint(typed(kind, payload)?),
+            EntryKind::CriticalEvent => Payload::CriticalEvent(typed(kind, payload)?),
+            EntryKind::ShiftClose => Payload::ShiftClose(typed(kind, payload)?),
+            EntryKind::AllocationRelease => Payload::AllocationRelease(typed(kind, payload)?),
+        })
+    }
+
+    /// The kind of entry this payload belongs to.
+    pub fn kind(&self) -> EntryKind {
+        match self {
+            Payload::Sale(_) => EntryKind::Sale,
+            Payload::Void(_) => EntryKind::Void,
+            Payload::Reprint(_) => EntryKind::Reprint,
+            Payload::CriticalEvent(_) => EntryKind::CriticalEvent,
+            Payload::ShiftClose(_) => EntryKind::ShiftClose,
+            Payload::AllocationRelease(_) => EntryKind::AllocationRelease,
+        }
+    }
+
+    /// The JSON a device writes for this payload (camelCase, integers only).
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        match self {
+            Payload::Sale(p) => serde_json::to_value(p),
+            Payload::Void(p) => serde_json::to_value(p),
+            Payload::Reprint(p) => serde_json::to_value(p),
+            Payload::CriticalEvent(p) => serde_json::to_value(p),
+            Payload::ShiftClose(p) => serde_json::to_value(p),
+            Payload::AllocationRelease(p) => serde_json::to_value(p),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{EntryBody, JournalEntry};
+    use serde_json::json;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    /// One payload of every kind, as a device writes it.
+    fn one_of_each() -> Vec<Payload> {
+        let t = at("2026-06-28T14:25:00.123Z");
+        vec![
+            Payload::Sale(SalePayload {
+                local_id: id(1),
+                event_id: id(2),
+                allocation_id: id(3),
+                segments: vec![AllocationSegment {
+                    allocation_id: id(3),
+                    start_number: 101,
+                    end_number: 105,
+                }],
+                validation_number: "ER7-2026-12-ABCD".into(),
+                sale_seq: 12,
+                draw_numbers: vec![101, 102, 103, 104, 105],
+                package_id: id(4),
+                package_name: "Five".into(),
+                ticket_count: 5,
+                unit_price: 2000,
+                total_amount: 2000,
+                currency: "USD".into(),
+                payment: Payment {
+                    method: PaymentMethod::Card,
+                    reference: Some("T-1".into()),
+                },
+                customer_info: Some(CustomerInfo {
+                    name: Some("Ann".into()),
+                    email: None,
+                    phone: None,
+                }),
+                operator_id: id(5),
+                shift_id: Some(id(6)),
+                sold_at: t,
+            }),
+            Payload::Void(VoidPayload {
+                local_id: id(1),
+                validation_number: "ER7-2026-12-ABCD".into(),
+                reason: "wrong package".into(),
+                operator_id: id(5),
+                supervisor_id: id(7),
+                voided_at: t,
+            }),
+            Payload::Reprint(ReprintPayload {
+                local_id: id(1),
+                validation_number: "ER7-2026-12-ABCD".into(),
+                reprint_number: 1,
+                operator_id: id(5),
+                supervisor_id: None,
+            }),
+            Payload::CriticalEvent(CriticalEventPayload {
+                event_type: "PIN_FAILED".into(),
+                severity: "WARNING".into(),
+                description: "three wrong PINs".into(),
+                operator_id: Some(id(5)),
+                event_id: None,
+                metadata: json!({"attempts": 3}),
+            }),
+            Payload::ShiftClose(ShiftClosePayload {
+                shift_id: id(6),
+                operator_id: id(5),
+                closed_by: id(7),
+                opened_at: t,
+                closed_at: t,
+                currency: "USD".into(),
+                float_amount: 10_000,
+                lines: vec![PackageLine {
+                    package_id: id(4),
+                    package_name: "Five".into(),
+                    sales_count: 1,
+                    sales_amount: 2000,
+                    voids_count: 0,
+                    voids_amount: 0,
+                    tickets: 5,
+                }],
+                sales_count: 1,
+                sales_amount: 2000,
+                voids_count: 0,
+                voids_amount: 0,
+                cash_sales_amount: 0,
+                card_sales_amount: 2000,
+                cash_expected: 10_000,
+                first_seq: Some(1),
+                last_seq: Some(1),
+                chain_head: "00".repeat(32),
+                ranges: vec![RangeUse {
+                    allocation_id: id(3),
+                    first_number: 101,
+                    last_number: 105,
+                    count: 5,
+                }],
+            }),
+            Payload::AllocationRelease(AllocationReleasePayload {
+                allocation_id: id(3),
+                event_id: id(2),
+                start_number: 106,
+                end_number: 500,
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_kind_decodes_to_its_variant_and_back_to_the_same_canonical_bytes() {
+        let all = one_of_each();
+        assert_eq!(
+            all.iter().map(Payload::kind).collect::<Vec<_>>(),
+            EntryKind::ALL.to_vec(),
+            "one payload of every kind"
+        );
+        for p in all {
+            let written = p.to_value().unwrap();
+            let body = EntryBody {
+                epoch: 1,
+                seq: 1,
+                entry_id: id(9),
+                kind: p.kind(),
+                created_at: at("2026-06-28T14:25:00.123Z"),
+                payload: written.clone(),
+            };
+            let entry: JournalEntry = body.clone().chain(crate::ChainHash::GENESIS).unwrap();
+            let decoded = Payload::decode(p.kind(), &entry.body.payload).unwrap();
+            assert_eq!(decoded, p);
+            let again = EntryBody {
+                payload: decoded.to_value().unwrap(),
+                ..body
+            };
+            assert_eq!(
+                again.canonical_bytes().unwrap(),
+                entry.body.canonical_bytes().unwrap(),
+                "{} payload does not survive decoding unchanged",
+                p.kind()
+            );
+        }
+    }
+
+    #[test]
+    fn a_payload_of_another_kind_is_refused_with_the_missing_field_named() {
+        let void = one_of_each()[1].to_value().unwrap();
+        let err = Payload::decode(EntryKind::Sale, &void).unwrap_err();
+        assert_eq!(err.kind, EntryKind::Sale);
+        assert!(
+            err.to_string()
+                .starts_with("sale payload field .: missing field"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_field_is_named_by_its_path() {
+        let mut sale = one_of_each()[0].to_value().unwrap();
+        sale["drawNumbers"][2] = json!("103");
+        let err = Payload::decode(EntryKind::Sale, &sale).unwrap_err();
+        assert_eq!(err.path, "drawNumbers[2]");
+        assert_eq!(
+            err.to_string(),
+            format!("sale payload field drawNumbers[2]: {}", err.message)
+        );
+        sale["drawNumbers"][2] = json!(103);
+        sale["payment"]["method"] = json!("cheque");
+        let err = Payload::decode(EntryKind::Sale, &sale).unwrap_err();
+        assert_eq!(err.path, "payment.method");
+    }
+
+    #[test]
+    fn fields_this_version_does_not_know_are_ignored() {
+        let mut release = one_of_each()[5].to_value().unwrap();
+        release["note"] = json!("from a newer device");
+        assert_eq!(
+            Payload::decode(EntryKind::AllocationRelease, &release).unwrap(),
+            one_of_each()[5]
+        );
+    }
 }
