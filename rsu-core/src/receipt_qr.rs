@@ -361,7 +361,10 @@ mod tests {
             };
             let changed = String::from_utf8(b).unwrap();
             let ok = ReceiptQr::parse(&changed).and_then(|q| q.verify(&key));
-            assert!(ok.is_err(), "byte {i} changed and still accepted: {changed}");
+            assert!(
+                ok.is_err(),
+                "byte {i} changed and still accepted: {changed}"
+            );
         }
     }
 
@@ -387,7 +390,10 @@ mod tests {
         )
         .unwrap();
         let pk = crate::wire::parse_public_key_hex(&dk.public_key_hex()).unwrap();
-        ReceiptQr::parse(&q.to_string()).unwrap().verify(&pk).unwrap();
+        ReceiptQr::parse(&q.to_string())
+            .unwrap()
+            .verify(&pk)
+            .unwrap();
     }
 
     #[test]
