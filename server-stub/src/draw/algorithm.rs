@@ -275,7 +275,7 @@ pub fn prize_values(
 /// Prizes in draw order: by position, then by prize id (lower-case hyphenated text order,
 /// which for UUIDs is the byte order).
 pub fn draw_order(prizes: &mut [Prize]) {
-    prizes.sort_by(|a, b| (a.position, a.prize_id).cmp(&(b.position, b.prize_id)));
+    prizes.sort_by_key(|p| (p.position, p.prize_id));
 }
 
 /// One winner.

@@ -47,7 +47,8 @@ pub async fn commitment_of(
     conn: &mut PgConnection,
     event_id: Uuid,
 ) -> AppResult<Option<Commitment>> {
-    let row: Option<(Vec<u8>, Vec<u8>, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    type SeedRow = (Vec<u8>, Vec<u8>, DateTime<Utc>, Option<DateTime<Utc>>);
+    let row: Option<SeedRow> = sqlx::query_as(
         "SELECT secret, commitment, committed_at, revealed_at FROM event_draw_seeds WHERE event_id = $1",
     )
     .bind(event_id)
@@ -208,7 +209,8 @@ pub async fn run_draw(pool: &PgPool, r: &DrawRequest<'_>) -> AppResult<Value> {
         ));
     }
 
-    let prize_rows: Vec<(Uuid, String, i16, String, Option<i64>, Option<i32>, i16)> = sqlx::query_as(
+    type PrizeRow = (Uuid, String, i16, String, Option<i64>, Option<i32>, i16);
+    let prize_rows: Vec<PrizeRow> = sqlx::query_as(
         "SELECT id, name, position, type, value, percentage_bp, winner_count FROM prizes WHERE event_id = $1",
     )
     .bind(r.event_id)
