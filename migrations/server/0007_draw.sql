@@ -51,6 +51,8 @@ ALTER TABLE prize_claims
     ADD COLUMN validation_number TEXT,
     -- For receipt_signature: the QR text that was checked.
     ADD COLUMN receipt_qr        TEXT,
+    -- Why a claim past the claim deadline was accepted (NULL: it was within the deadline).
+    ADD COLUMN deadline_override TEXT,
     ADD CONSTRAINT prize_claims_method CHECK (verification_method IN ('validation_number', 'receipt_signature'));
 -- A prize is claimed once.
 CREATE UNIQUE INDEX prize_claims_once ON prize_claims (draw_result_id);

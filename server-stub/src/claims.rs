@@ -35,6 +35,11 @@ pub struct Claim {
     #[arg(long)]
     #[serde(default)]
     pub organization_id: Option<Uuid>,
+    /// Accept a claim past the claim deadline, saying why (e.g. "regulator letter 2026-114");
+    /// recorded with the claim and logged as a critical event.
+    #[arg(long)]
+    #[serde(default)]
+    pub deadline_override: Option<String>,
 }
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
@@ -465,12 +470,20 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
     let deadline = deadline_text
         .as_deref()
         .and_then(|t| claim_deadline(t, drawn_at.unwrap_or(now)));
+    let override_reason = a
+        .deadline_override
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let mut overridden = None;
     if let Some(d) = deadline {
-        if now >= d {
+        if now >= d && override_reason.is_some() {
+            overridden = override_reason;
+        } else if now >= d {
             return Err(AppError::conflict(
                 "claim_deadline_passed",
                 format!(
-                    "claims for this event closed at {} ({:?}): sale {canonical} can no longer be claimed",
+                    "claims for this event closed at {} ({:?}): sale {canonical} can no longer be claimed unless a recorded override allows it (--deadline-override REASON)",
                     rsu_core::journal::format_time(&d),
                     deadline_text.as_deref().unwrap_or("")
                 ),
@@ -486,8 +499,8 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
     for w in &open {
         sqlx::query(
             "INSERT INTO prize_claims (draw_result_id, claimed_at, verification_method, verified_by_name,
-                                       order_id, validation_number, receipt_qr)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                       order_id, validation_number, receipt_qr, deadline_override)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(w.3)
         .bind(now)
@@ -496,6 +509,7 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
         .bind(order.0)
         .bind(&canonical)
         .bind(a.qr.as_deref().map(str::trim))
+        .bind(overridden)
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE tickets SET state = 'claimed', updated_at = NOW() WHERE id = $1")
@@ -506,18 +520,27 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
     }
     let out = json!({"validationNumber": canonical, "orderId": order.0, "eventId": order.2,
                      "verificationMethod": method, "verifiedBy": by, "claimedAt": now,
-                     "claimDeadline": deadline,
+                     "claimDeadline": deadline, "deadlineOverride": overridden,
                      "deadlineCheck": if deadline.is_some() { "checked" } else { "not machine-readable: check the claim deadline by hand" },
                      "prizes": prizes});
+    let (kind, severity) = match overridden {
+        Some(_) => ("PRIZE_CLAIMED_PAST_DEADLINE", "WARNING"),
+        None => ("PRIZE_CLAIMED", "INFO"),
+    };
     sqlx::query(
         "INSERT INTO critical_events (event_type, event_id, severity, description, metadata)
-         VALUES ('PRIZE_CLAIMED', $1, 'INFO', $2, $3)",
+         VALUES ($4, $1, $5, $2, $3)",
     )
     .bind(order.2)
     .bind(format!(
-        "Prize of sale {canonical} claimed, verified by {by} ({method})"
+        "Prize of sale {canonical} claimed, verified by {by} ({method}){}",
+        overridden
+            .map(|r| format!(", past the deadline: {r}"))
+            .unwrap_or_default()
     ))
     .bind(&out)
+    .bind(kind)
+    .bind(severity)
     .execute(&mut *tx)
     .await?;
     sqlx::query(

@@ -777,6 +777,7 @@ async fn claim_vn(f: &Fixture, vn: &str, by: &str) -> Result<Value, AppError> {
             validation_number: Some(vn.into()),
             qr: None,
             organization_id: None,
+            deadline_override: None,
         },
         Some(by),
     )
@@ -883,6 +884,28 @@ async fn each_claim_refusal_has_its_reason() -> R {
     assert_eq!(e.code, "claim_deadline_passed");
     assert!(e.message.contains("2000-01-02"), "{}", e.message);
     assert_eq!(f.count("prize_claims").await?, 0);
+    // A recorded override lets it through, and says so.
+    let v = claims::claim(
+        &f.db.pool,
+        &Claim {
+            validation_number: Some(vn.clone()),
+            qr: None,
+            organization_id: None,
+            deadline_override: Some("regulator letter 2026-114".into()),
+        },
+        Some("Other Clerk"),
+    )
+    .await
+    .map_err(err)?;
+    assert_eq!(v["deadlineOverride"], "regulator letter 2026-114");
+    let why: Option<String> = sqlx::query_scalar("SELECT deadline_override FROM prize_claims")
+        .fetch_one(&f.db.pool)
+        .await?;
+    assert_eq!(why.as_deref(), Some("regulator letter 2026-114"));
+    let warned = f
+        .count("critical_events WHERE event_type = 'PRIZE_CLAIMED_PAST_DEADLINE' AND severity = 'WARNING'")
+        .await?;
+    assert_eq!(warned, 1);
     // Three wrong numbers were counted for Clara, none for the refusals of a genuine sale.
     assert_eq!(
         f.count("claim_attempts WHERE attempted_by = 'Clara Clerk'")
@@ -1012,6 +1035,7 @@ async fn signed_receipts_verify_forged_ones_do_not_and_claim_by_qr() -> R {
             validation_number: None,
             qr: Some(text),
             organization_id: None,
+            deadline_override: None,
         },
         Some("Clara Clerk"),
     )
