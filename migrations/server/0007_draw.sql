@@ -13,7 +13,11 @@ CREATE TABLE event_draw_seeds (
     commitment       BYTEA NOT NULL CHECK (length(commitment) = 32),
     committed_at     TIMESTAMPTZ NOT NULL DEFAULT NOW(),
     -- Set by the draw: from then on the secret is public (draw-export prints it).
-    revealed_at      TIMESTAMPTZ
+    revealed_at      TIMESTAMPTZ,
+    -- A second secret drawn at the draw for the redraw of unclaimed prizes; its commitment is
+    -- published with the draw, the secret revealed by the redraw (docs/draw.md "Redraw").
+    redraw_secret    BYTEA CHECK (redraw_secret IS NULL OR length(redraw_secret) = 32),
+    redraw_commitment BYTEA CHECK (redraw_commitment IS NULL OR length(redraw_commitment) = 32)
 );
 
 -- An execution is a draw (one per event) or a redraw of an unclaimed prize (with its reason).
@@ -37,10 +41,14 @@ ALTER TABLE draw_executions
     ADD CONSTRAINT draw_executions_redraw_reason CHECK (kind = 'draw' OR btrim(coalesce(reason, '')) <> '');
 -- A second draw of an event is refused by the code and, should two run at once, by this index.
 CREATE UNIQUE INDEX draw_executions_one_draw_per_event ON draw_executions (event_id) WHERE kind = 'draw';
+-- One redraw per event (one redraw secret).
+CREATE UNIQUE INDEX draw_executions_one_redraw_per_event ON draw_executions (event_id) WHERE kind = 'redraw';
 
 ALTER TABLE draw_results
     ADD COLUMN pick          INTEGER,          -- 1 for the first number drawn, 2 for the next, …
-    ADD COLUMN winner_index  INTEGER;          -- 1 … winner_count within the prize
+    ADD COLUMN winner_index  INTEGER,          -- 1 … winner_count within the prize
+    -- The redraw execution that replaced this result (its prize went unclaimed): no longer claimable.
+    ADD COLUMN superseded_by UUID REFERENCES draw_executions(id);
 -- A ticket wins at most once per execution.
 CREATE UNIQUE INDEX draw_results_ticket_once ON draw_results (draw_execution_id, winning_ticket_id);
 

@@ -105,6 +105,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/demo-seed", post(admin::http_demo_seed))
         .route("/v1/admin/draws", post(crate::draw::http::http_draw))
         .route(
+            "/v1/admin/draws/redraw",
+            post(crate::draw::http::http_redraw),
+        )
+        .route(
             "/v1/admin/events/{id}/draw-commitment",
             get(crate::draw::http::http_commitment),
         )

@@ -429,7 +429,7 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
         "SELECT t.id, t.draw_number, t.state, r.id, r.prize_value_at_draw, p.name, r.position,
                 c.claimed_at, c.verified_by_name
            FROM tickets t
-           JOIN draw_results r ON r.winning_ticket_id = t.id
+           JOIN draw_results r ON r.winning_ticket_id = t.id AND r.superseded_by IS NULL
            JOIN prizes p ON p.id = r.prize_id
            LEFT JOIN prize_claims c ON c.draw_result_id = r.id
           WHERE t.order_id = $1
@@ -440,6 +440,24 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
     .fetch_all(&mut *tx)
     .await?;
     if won.is_empty() {
+        let forfeited: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT x.started_at FROM tickets t
+               JOIN draw_results r ON r.winning_ticket_id = t.id
+               JOIN draw_executions x ON x.id = r.superseded_by
+              WHERE t.order_id = $1 LIMIT 1",
+        )
+        .bind(order.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(at) = forfeited {
+            return Err(AppError::conflict(
+                "prize_forfeited",
+                format!(
+                    "sale {canonical} won, but its prize went unclaimed past the deadline and was redrawn at {}",
+                    rsu_core::journal::format_time(&at)
+                ),
+            ));
+        }
         return Err(AppError::conflict(
             "not_a_winner",
             format!("sale {canonical} holds no winning ticket"),

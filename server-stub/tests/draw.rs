@@ -94,6 +94,8 @@ fn example_file() -> DrawFile {
         jackpot: Some(jackpot),
         prizes,
         results,
+        redraw_commitment: None,
+        redraws: vec![],
         tickets,
     }
 }
@@ -1159,6 +1161,109 @@ async fn draw_export_and_claim_over_http() -> R {
     unauth.headers_mut().remove("authorization");
     let (st, _) = f.send(unauth).await?;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
+    f.drop_db().await;
+    Ok(())
+}
+
+async fn redraw(f: &Fixture, reason: &str) -> Result<Value, AppError> {
+    cli::redraw(
+        &f.db.pool,
+        &cli::Redraw {
+            event_id: f.event_id,
+            reason: reason.into(),
+            beacon: Some("Pick-3 2026-10-01: 9 1 5".into()),
+        },
+        Some(ADMIN),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn unclaimed_prizes_are_redrawn_after_the_deadline_once_and_the_export_replays_it() -> R {
+    let mut f = Fixture::new().await?;
+    let sales = sell_and_close(&mut f, &[1; 8], &[], "drawing_ready").await?;
+    winners_per_prize(&f, 3).await?;
+    let v = run_draw(&f, Some("b")).await.map_err(err)?;
+    assert_eq!(v["redrawCommitment"].as_str().map(str::len), Some(64));
+    let first: Vec<i64> = v["winners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["winningNumber"].as_i64().unwrap())
+        .collect();
+    let sale_of = |n: i64| sales.iter().find(|s| s.draw_numbers.contains(&n)).unwrap();
+    let e = redraw(&f, "unclaimed")
+        .await
+        .expect_err("claims still open");
+    assert_eq!(e.code, "claim_deadline_not_passed");
+    claim_vn(&f, &sale_of(first[0]).validation_number, "Clara Clerk")
+        .await
+        .map_err(err)?;
+    sqlx::query("UPDATE events SET configuration = jsonb_set(configuration, '{jurisdiction,claimDeadline}', '\"2000-01-01\"') WHERE id = $1")
+        .bind(f.event_id)
+        .execute(&f.db.pool)
+        .await?;
+    let e = redraw(&f, "  ").await.expect_err("no reason");
+    assert_eq!(e.code, "invalid_field");
+
+    let v = redraw(&f, "unclaimed after the deadline, rules §7")
+        .await
+        .map_err(err)?;
+    assert_eq!(v["replacedPicks"], json!([2, 3]));
+    assert_eq!(v["forfeitedNumbers"], json!([first[1], first[2]]));
+    assert_eq!(v["remainingTickets"], 5);
+    let new: Vec<i64> = v["winners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["winningNumber"].as_i64().unwrap())
+        .collect();
+    assert_eq!(new.len(), 2);
+    assert!(new.iter().all(|n| !first.contains(n)), "{new:?} {first:?}");
+    let states: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT draw_number, state FROM tickets WHERE event_id = $1 AND state <> 'sold' ORDER BY draw_number",
+    )
+    .bind(f.event_id)
+    .fetch_all(&f.db.pool)
+    .await?;
+    let mut want: Vec<(i32, String)> = vec![(first[0] as i32, "claimed".into())];
+    want.extend(new.iter().map(|n| (*n as i32, "winner".to_string())));
+    want.sort();
+    assert_eq!(states, want);
+    let (kind, reason): (String, String) = sqlx::query_as(
+        "SELECT kind, reason FROM draw_executions WHERE event_id = $1 AND kind = 'redraw'",
+    )
+    .bind(f.event_id)
+    .fetch_one(&f.db.pool)
+    .await?;
+    assert_eq!(
+        (kind.as_str(), reason.as_str()),
+        ("redraw", "unclaimed after the deadline, rules §7")
+    );
+
+    // The forfeited winner cannot claim any more.
+    let e = claim_vn(&f, &sale_of(first[1]).validation_number, "Clara Clerk")
+        .await
+        .expect_err("forfeited");
+    assert_eq!(e.code, "prize_forfeited");
+    let e = redraw(&f, "again").await.expect_err("once");
+    assert_eq!(e.code, "already_redrawn");
+
+    // The export carries the redraw; verify-draw replays it, and a changed redraw fails.
+    let file = draw::export(&f.db.pool, f.event_id).await.map_err(err)?;
+    assert_eq!(file.redraws.len(), 1);
+    assert_eq!(alg::verify(&file), Vec::<String>::new());
+    let mut bad = file.clone();
+    bad.redraws[0].results[0].winning_number = first[0] as u32;
+    let d = alg::verify(&bad);
+    assert!(
+        d.iter().any(|x| x.starts_with("redraws[0].results")),
+        "{d:?}"
+    );
+    let mut bad = file;
+    bad.redraws[0].secret = hex::encode([3u8; 32]);
+    let d = alg::verify(&bad);
+    assert!(d.iter().any(|x| x.starts_with("redrawCommitment")), "{d:?}");
     f.drop_db().await;
     Ok(())
 }

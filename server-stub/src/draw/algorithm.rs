@@ -292,38 +292,47 @@ pub struct Winner {
     pub prize_value: i64,
 }
 
-/// Draws every winner. `prizes` must be in [`draw_order`] with their values set; `numbers`
-/// ascending. Pick `k` (0-based) takes `j = k + uniform(n − k)` and swaps positions `k` and `j`
-/// of the (virtual) list, so a ticket wins at most once. When the tickets run out, the remaining
-/// prize places are not awarded.
-pub fn select_winners(numbers: &[u32], seed: &[u8; 32], prizes: &[Prize]) -> Vec<Winner> {
+/// Up to `count` distinct numbers of `numbers` (ascending), in pick order: pick `k` (0-based)
+/// takes `j = k + uniform(n − k)` from the stream of `seed` and swaps positions `k` and `j` of
+/// the (virtual) list, a partial Fisher–Yates shuffle. Fewer when the numbers run out.
+pub fn pick_numbers(numbers: &[u32], seed: &[u8; 32], count: usize) -> Vec<u32> {
     let n = numbers.len();
     let mut stream = Stream::new(*seed);
     // Positions moved by the swaps: index → index of the number now there.
     let mut moved: HashMap<usize, usize> = HashMap::new();
-    let mut out = Vec::new();
-    let mut k = 0usize;
-    'prizes: for p in prizes {
-        for w in 1..=p.winner_count {
-            if k >= n {
-                break 'prizes;
-            }
-            let j = k + uniform(&mut stream, (n - k) as u64) as usize;
-            let at_j = *moved.get(&j).unwrap_or(&j);
-            let at_k = *moved.get(&k).unwrap_or(&k);
-            moved.insert(j, at_k);
-            k += 1;
-            out.push(Winner {
-                pick: k as u32,
-                prize_id: p.prize_id,
-                position: p.position,
-                winner_index: w,
-                winning_number: numbers[at_j],
-                prize_value: p.value_per_winner,
-            });
-        }
+    let mut out = Vec::with_capacity(count.min(n));
+    for k in 0..count.min(n) {
+        let j = k + uniform(&mut stream, (n - k) as u64) as usize;
+        let at_j = *moved.get(&j).unwrap_or(&j);
+        let at_k = *moved.get(&k).unwrap_or(&k);
+        moved.insert(j, at_k);
+        out.push(numbers[at_j]);
     }
     out
+}
+
+/// Draws every winner. `prizes` must be in [`draw_order`] with their values set; `numbers`
+/// ascending. The picks of [`pick_numbers`] go to the prizes' places in order, so a ticket wins
+/// at most once. When the tickets run out, the remaining places are not awarded.
+pub fn select_winners(numbers: &[u32], seed: &[u8; 32], prizes: &[Prize]) -> Vec<Winner> {
+    let places: Vec<(&Prize, u32)> = prizes
+        .iter()
+        .flat_map(|p| (1..=p.winner_count).map(move |w| (p, w)))
+        .collect();
+    let picks = pick_numbers(numbers, seed, places.len());
+    places
+        .iter()
+        .zip(picks)
+        .enumerate()
+        .map(|(k, ((p, w), number))| Winner {
+            pick: k as u32 + 1,
+            prize_id: p.prize_id,
+            position: p.position,
+            winner_index: *w,
+            winning_number: number,
+            prize_value: p.value_per_winner,
+        })
+        .collect()
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -353,6 +362,12 @@ pub struct DrawFile {
     pub jackpot: Option<Jackpot>,
     pub prizes: Vec<Prize>,
     pub results: Vec<Winner>,
+    /// SHA-256 of the redraw secret, published with the draw (docs/draw.md "Redraw").
+    #[serde(default)]
+    pub redraw_commitment: Option<String>,
+    /// The redraw of unclaimed prizes, if one was run (at most one).
+    #[serde(default)]
+    pub redraws: Vec<super::redraw::Redraw>,
     pub tickets: Vec<u32>,
 }
 
@@ -457,6 +472,7 @@ pub fn verify(f: &DrawFile) -> Vec<String> {
             replay.len()
         ));
     }
+    diffs.extend(super::redraw::verify_redraws(f));
     for (i, (got, want)) in f.results.iter().zip(replay.iter()).enumerate() {
         if got != want {
             diffs.push(format!(

@@ -25,6 +25,20 @@ pub struct Draw {
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Redraw {
+    #[arg(long)]
+    pub event_id: Uuid,
+    /// Why, citing what allows it (e.g. "unclaimed after 90 days, rules §7").
+    #[arg(long)]
+    pub reason: String,
+    /// A public value nobody knew before the redraw (as for the draw).
+    #[arg(long)]
+    #[serde(default)]
+    pub beacon: Option<String>,
+}
+
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EventArg {
     #[arg(long)]
     pub event_id: Uuid,
@@ -50,6 +64,8 @@ pub struct VerifyDraw {
 pub enum DrawCmd {
     /// The draw, in drawing_ready only, once: winners, prize values, event → completed.
     Draw(Draw),
+    /// After the claim deadline: draw again every place whose prize nobody claimed (once).
+    Redraw(Redraw),
     /// The SHA-256 commitment of the event's secret (published from sales_closed on).
     DrawCommitment(EventArg),
     /// Write everything `verify-draw` needs to replay the draw.
@@ -76,6 +92,7 @@ fn require_name(by: Option<&str>, what: &str) -> AppResult<String> {
 pub async fn run(pool: &PgPool, cmd: DrawCmd, by: Option<&str>) -> AppResult<Option<Value>> {
     let v = match cmd {
         DrawCmd::Draw(a) => draw(pool, &a, by).await?,
+        DrawCmd::Redraw(a) => redraw(pool, &a, by).await?,
         DrawCmd::DrawCommitment(a) => super::store::show_commitment(pool, a.event_id).await?,
         DrawCmd::DrawExport(a) => {
             let file = super::export(pool, a.event_id).await?;
@@ -98,6 +115,21 @@ pub async fn draw(pool: &PgPool, a: &Draw, by: Option<&str>) -> AppResult<Value>
         pool,
         &super::DrawRequest {
             event_id: a.event_id,
+            beacon: a.beacon.as_deref(),
+            by: &by,
+        },
+    )
+    .await
+}
+
+/// The redraw of unclaimed prizes with the person running it.
+pub async fn redraw(pool: &PgPool, a: &Redraw, by: Option<&str>) -> AppResult<Value> {
+    let by = require_name(by, "runs the redraw")?;
+    super::redraw_store::run_redraw(
+        pool,
+        &super::redraw_store::RedrawRequest {
+            event_id: a.event_id,
+            reason: &a.reason,
             beacon: a.beacon.as_deref(),
             by: &by,
         },

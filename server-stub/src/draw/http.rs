@@ -1,5 +1,6 @@
 //! The draw and claims over HTTP (admin bearer token; `X-Admin-Name` says who):
 //! - `POST /v1/admin/draws` `{eventId, beacon?}`: the draw;
+//! - `POST /v1/admin/draws/redraw` `{eventId, reason, beacon?}`: the redraw of unclaimed prizes;
 //! - `GET /v1/admin/events/{id}/draw-commitment`: the published commitment;
 //! - `GET /v1/admin/events/{id}/draw-export`: the file `verify-draw` replays;
 //! - `POST /v1/admin/claims` `{validationNumber | qr, organizationId?}`: a claim;
@@ -52,6 +53,18 @@ pub async fn http_draw(
     let a: super::cli::Draw = body(&st, &headers, b).await?;
     Ok(Json(
         super::cli::draw(&st.pool, &a, admin_name(&headers).as_deref()).await?,
+    ))
+}
+
+/// `POST /v1/admin/draws/redraw`.
+pub async fn http_redraw(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    b: axum::body::Body,
+) -> AppResult<Json<Value>> {
+    let a: super::cli::Redraw = body(&st, &headers, b).await?;
+    Ok(Json(
+        super::cli::redraw(&st.pool, &a, admin_name(&headers).as_deref()).await?,
     ))
 }
 

@@ -283,11 +283,20 @@ pub async fn run_draw(pool: &PgPool, r: &DrawRequest<'_>) -> AppResult<Value> {
     .execute(&mut *tx)
     .await?;
     write_results(&mut tx, r.event_id, exec_id, &winners, now).await?;
-    sqlx::query("UPDATE event_draw_seeds SET revealed_at = $2 WHERE event_id = $1")
-        .bind(r.event_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    // The second secret, for a redraw of unclaimed prizes: committed now, before anyone knows
+    // which prizes will go unclaimed.
+    let redraw_secret = crate::device::random_bytes::<32>()?;
+    let redraw_commitment = alg::commitment(&redraw_secret);
+    sqlx::query(
+        "UPDATE event_draw_seeds SET revealed_at = $2, redraw_secret = $3, redraw_commitment = $4
+          WHERE event_id = $1",
+    )
+    .bind(r.event_id)
+    .bind(now)
+    .bind(&redraw_secret[..])
+    .bind(&redraw_commitment[..])
+    .execute(&mut *tx)
+    .await?;
     let names: std::collections::HashMap<Uuid, &str> = prizes
         .iter()
         .map(|p| (p.prize_id, p.name.as_str()))
@@ -309,6 +318,7 @@ pub async fn run_draw(pool: &PgPool, r: &DrawRequest<'_>) -> AppResult<Value> {
         "beacon": r.beacon, "seed": hex::encode(seed), "netSales": net_sales,
         "jackpot": jackpot, "winners": listed,
         "unawardedPlaces": places.saturating_sub(winners.len() as u64),
+        "redrawCommitment": hex::encode(redraw_commitment),
         "state": "completed",
     });
     sqlx::query(
@@ -433,6 +443,7 @@ pub async fn export(pool: &PgPool, event_id: Uuid) -> AppResult<DrawFile> {
             ),
         ));
     }
+    let (redraw_commitment, redraws) = super::redraw_store::redraws_of(&mut tx, event_id).await?;
     tx.commit().await?;
     Ok(DrawFile {
         format: alg::FORMAT.into(),
@@ -464,12 +475,14 @@ pub async fn export(pool: &PgPool, event_id: Uuid) -> AppResult<DrawFile> {
                 prize_value: value,
             })
             .collect(),
+        redraw_commitment,
+        redraws,
         tickets,
     })
 }
 
 /// Inserts the results and marks the winning tickets `winner`.
-async fn write_results(
+pub(crate) async fn write_results(
     conn: &mut PgConnection,
     event_id: Uuid,
     exec_id: Uuid,
