@@ -10,6 +10,7 @@ pub mod journal;
 pub mod money;
 pub mod payload;
 pub mod pin;
+pub mod receipt_qr;
 pub mod validation;
 pub mod wire;
 

@@ -1021,6 +1021,9 @@ pub async fn transition_in(tx: &mut Transaction<'_, Postgres>, a: &Transition) -
     .bind(to.as_str())
     .execute(&mut **tx)
     .await?;
+    if to == EventState::SalesClosed {
+        crate::draw::commit_seed(tx, a.event_id).await?; // its commitment is published (issue 12)
+    }
     sqlx::query(
         "INSERT INTO critical_events (event_type, event_id, severity, description, metadata)
          VALUES ('EVENT_STATE_CHANGED', $1, 'INFO', $2, $3)",

@@ -103,6 +103,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/admin/allocations", post(admin::http_create_allocation))
         .route("/v1/admin/demo-seed", post(admin::http_demo_seed))
+        .route("/v1/admin/draws", post(crate::draw::http::http_draw))
+        .route(
+            "/v1/admin/draws/redraw",
+            post(crate::draw::http::http_redraw),
+        )
+        .route(
+            "/v1/admin/events/{id}/draw-commitment",
+            get(crate::draw::http::http_commitment),
+        )
+        .route(
+            "/v1/admin/events/{id}/draw-export",
+            get(crate::draw::http::http_export),
+        )
+        .route("/v1/admin/claims", post(crate::draw::http::http_claim))
+        .route(
+            "/v1/admin/receipts/verify",
+            post(crate::draw::http::http_verify_receipt),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(axum::middleware::map_response(stamp_server_time))

@@ -647,7 +647,7 @@ pub async fn gate(
             if !done {
                 return Err(AppError::conflict(
                     "draw_not_completed",
-                    "the event cannot be completed before its draw is completed (the draw is not built yet: DESIGN §7 \"Draw\")",
+                    "the event cannot be completed before its draw is completed: run admin draw --event-id EV (docs/draw.md), which completes it",
                 ));
             }
         }

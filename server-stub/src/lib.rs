@@ -5,10 +5,12 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod claims;
 pub mod closeout;
 pub mod copy;
 pub mod db;
 pub mod device;
+pub mod draw;
 pub mod error;
 pub mod import;
 pub mod ingest;

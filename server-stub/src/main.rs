@@ -39,6 +39,9 @@ enum Cmd {
     /// Admin operations (each prints its result as JSON).
     #[command(subcommand)]
     Admin(Box<AdminCmd>),
+    /// Replay an exported draw (admin draw-export) without a database: prints `valid` or every
+    /// difference, and exits non-zero when it is not valid.
+    VerifyDraw(server_stub::draw::cli::VerifyDraw),
 }
 
 #[derive(Subcommand)]
@@ -78,6 +81,8 @@ enum AdminCmd {
     /// Import a dead device's journal (`rsu-app export --out FILE`): the signature and every
     /// chain are checked, then what the server does not hold yet is applied like a push.
     ImportJournal(server_stub::import::ImportJournal),
+    #[command(flatten)]
+    Draw(server_stub::draw::cli::DrawCmd),
 }
 
 #[derive(clap::Args)]
@@ -114,6 +119,12 @@ async fn run() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
+    if let Cmd::VerifyDraw(a) = &cli.command {
+        if !server_stub::draw::cli::verify_draw(a)? {
+            std::process::exit(2);
+        }
+        return Ok(());
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     let pool = db::connect(&settings.database_url, settings.max_connections).await?;
     db::migrate(&pool).await?;
@@ -160,6 +171,7 @@ async fn run() -> anyhow::Result<()> {
             return Ok(());
         }
         Cmd::DemoSeed => admin::demo_seed(&pool).await.map(Some),
+        Cmd::VerifyDraw(_) => return Ok(()), // handled above, before any database
         Cmd::Admin(a) => {
             let by = cli
                 .by
@@ -214,6 +226,7 @@ async fn admin_cmd(
         AdminCmd::Resolve(x) => closeout::resolve(&pool, &x, by).await,
         AdminCmd::ExcludeRsu(x) => closeout::exclude_rsu(&pool, &x, by).await,
         AdminCmd::IncludeRsu(x) => closeout::include_rsu(&pool, &x, by).await,
+        AdminCmd::Draw(x) => return server_stub::draw::cli::run(&pool, x, by).await,
         AdminCmd::ImportJournal(x) => {
             let text = std::fs::read_to_string(&x.file).map_err(|e| {
                 server_stub::AppError::bad_request(

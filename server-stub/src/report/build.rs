@@ -590,6 +590,7 @@ pub async fn build(conn: &mut PgConnection, event_id: Uuid) -> AppResult<Report>
     }
 
     let jackpot = jackpot_of(&configuration, &currency, totals.amounts.all.net)?;
+    let draw_commitment = crate::draw::commitment_of(&mut *conn, event_id).await?;
     Ok(Report {
         report_version: REPORT_VERSION,
         generated_at: Utc::now(),
@@ -612,6 +613,7 @@ pub async fn build(conn: &mut PgConnection, event_id: Uuid) -> AppResult<Report>
         blocking,
         totals,
         jackpot,
+        draw_commitment,
         rsus: out_rsus,
         sellers,
     })

@@ -36,6 +36,8 @@ pub struct Report {
     pub blocking: Vec<Blocking>,
     pub totals: Totals,
     pub jackpot: Option<Jackpot>,
+    /// The draw's committed seed (from sales_closed on; the secret once drawn): docs/draw.md.
+    pub draw_commitment: Option<crate::draw::Commitment>,
     pub rsus: Vec<RsuReport>,
     pub sellers: Vec<Seller>,
 }

@@ -89,6 +89,14 @@ pub fn to_text(r: &Report) -> String {
             money(j.net_sales)
         );
     }
+    if let Some(c) = &r.draw_commitment {
+        let _ = writeln!(
+            s,
+            "Draw commitment: {} (SHA-256 of the secret, committed {})",
+            c.commitment,
+            rsu_core::journal::format_time(&c.committed_at)
+        );
+    }
     for x in &r.rsus {
         let _ = writeln!(
             s,

@@ -1,0 +1,18 @@
+//! The draw (issue 12, DESIGN §7 "Draw", docs/draw.md): a secret committed when the event
+//! enters `sales_closed`, the draw in `drawing_ready` that anyone can replay from the exported
+//! file, and `verify-draw`, which replays it without a database.
+//!
+//! - [`algorithm`]: canonical text, checksum, commitment, seed, stream, winners, prize values and
+//!   the verification of an exported file; pure, no database;
+//! - [`redraw`] (pure) and [`redraw_store`]: the redraw of unclaimed prizes after the claim deadline;
+//! - [`store`]: the committed seed, the eligible set, the execution and the export;
+//! - [`cli`] and [`http`]: `server-stub admin draw …`, `verify-draw` and `/v1/admin/draws…`.
+
+pub mod algorithm;
+pub mod cli;
+pub mod http;
+pub mod redraw;
+pub mod redraw_store;
+pub mod store;
+
+pub use store::{commit_seed, commitment_of, export, run_draw, Commitment, DrawRequest};
