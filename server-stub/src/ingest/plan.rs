@@ -11,12 +11,9 @@
 
 use chrono::{DateTime, Utc};
 use rsu_core::journal::{chain_hash, format_time, ChainHash, EntryKind, JournalEntry};
-use rsu_core::payload::{
-    AllocationReleasePayload, CriticalEventPayload, Payload, PayloadError, ReprintPayload,
-    SalePayload, ShiftClosePayload, VoidPayload,
-};
-use rsu_core::wire::{EntryCode, EntryResult, EntryStatus, FLAG_LATE};
-use serde_json::{json, Value};
+use rsu_core::payload::{Payload, PayloadError, SalePayload, ShiftClosePayload, VoidPayload};
+use rsu_core::wire::{EntryCode, EntryResult, EntryStatus};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 use uuid::Uuid;

@@ -6,9 +6,14 @@ use super::*;
 use rsu_core::config::Role;
 use rsu_core::event::{EventState, Package};
 use rsu_core::money::{Currency, Money};
-use rsu_core::payload::{AllocationSegment, Payment, PaymentMethod};
+use rsu_core::payload::{
+    AllocationReleasePayload, AllocationSegment, CriticalEventPayload, Payment, PaymentMethod,
+    ReprintPayload,
+};
 use rsu_core::validation::{ValidationKey, ValidationNumber};
+use rsu_core::wire::FLAG_LATE;
 use rsu_core::EntryBody;
+use serde_json::json;
 
 use crate::ingest::snapshot::{EventPackage, EventRow};
 
