@@ -6,7 +6,8 @@
 //! (`--tickets 10000000` for the issue's 10 M figure).
 //!
 //! The data is written with set-based SQL straight into the tables the push writes: RSUs with
-//! one allocation each, five-ticket orders, 1 % voided; three prizes (the 50/50 share and two
+//! one allocation each, five-ticket orders, 1 % voided, ids ascending like the UUIDv7 ids the
+//! server writes (random ids made loading 10 M tickets take over 20 minutes here); three prizes (the 50/50 share and two
 //! fixed prizes of 10 winners). Between runs the draw is undone (results, execution, ticket
 //! states, event state) so each run draws the same set again. A fresh database (`rsu_t_…`, from
 //! DATABASE_URL) is dropped at the end.
@@ -147,7 +148,8 @@ async fn setup(db: &TestDb, args: &Args) -> anyhow::Result<Uuid> {
                              total_amount, currency, payment_status, payment_method, ticket_count, source,
                              is_offline_sale, journal_epoch, journal_seq, sold_at, received_at,
                              voided_at, voided_reason, organization_id, sale_seq)
-         SELECT gen_random_uuid(), 'B' || lpad(r.rsu_no::text, 3, '0') || '-2026-' || lpad(k::text, 6, '0') || '-XXXX',
+         SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(r.rsu_no::int8 * 100000000 + k), 12, '0'))::uuid,
+                'B' || lpad(r.rsu_no::text, 3, '0') || '-2026-' || lpad(k::text, 6, '0') || '-XXXX',
                 $1, r.id, a.id, 2000, 2000, 'USD', 'completed', 'cash', 5, 'rsu', TRUE, 1, k,
                 NOW() - INTERVAL '1 hour', NOW(),
                 CASE WHEN k % 100 = 0 THEN NOW() END, CASE WHEN k % 100 = 0 THEN 'bench void' END, $3, k
@@ -164,11 +166,13 @@ async fn setup(db: &TestDb, args: &Args) -> anyhow::Result<Uuid> {
     eprintln!("orders written ({:.1} s)", t0.elapsed().as_secs_f64());
     sqlx::query(
         "INSERT INTO tickets (id, event_id, draw_number, state, order_id)
-         SELECT gen_random_uuid(), $1, a.start_number + (o.journal_seq - 1) * 5 + j,
+         SELECT ('00000000-0000-7000-9000-' || lpad(to_hex(a.start_number + (o.journal_seq - 1) * 5 + j), 12, '0'))::uuid,
+                $1, a.start_number + (o.journal_seq - 1) * 5 + j,
                 CASE WHEN o.voided_at IS NULL THEN 'sold' ELSE 'voided' END, o.id
            FROM orders o JOIN rsu_allocations a ON a.id = o.rsu_allocation_id,
                 generate_series(0, 4) j
-          WHERE o.event_id = $1",
+          WHERE o.event_id = $1
+          ORDER BY 3",
     )
     .bind(ev)
     .execute(pool)
