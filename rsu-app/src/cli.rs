@@ -12,7 +12,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::printer::{self, Printer};
+use crate::issue::{issue_sale, Issued, SaleError};
+use crate::printer::{self, IssueError, Printer};
 use crate::receipt_text::sale_text;
 
 /// Elite Raffle RSU: the raffle sales unit kiosk and its command line.
@@ -395,30 +396,40 @@ fn printer_for(db: &Path, choice: Option<PrinterChoice>) -> Result<Option<Printe
     Ok(config.map(Printer::start))
 }
 
-/// Prints a committed sale (or its reprint) through `printer`, confirming it in the store.
+/// What the printer said about a receipt it printed.
+fn report_printed(report: &rsu_print::PrintReport) {
+    eprintln!(
+        "Printed on {}{}.",
+        report.transport,
+        if report.confirmed {
+            " (status confirmed)"
+        } else {
+            " (one-way printer: not confirmed)"
+        }
+    );
+    for w in &report.warnings {
+        eprintln!("Printer warning: {w:?}");
+    }
+}
+
+/// The error for a committed sale whose receipt did not print: what to do next.
+fn not_printed(sale: &Sale, e: &IssueError) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the receipt for {} did not print: {e}. The sale is recorded; reprint it with `rsu-app reprint {}` or have a supervisor spoil it with `rsu-app spoil {} --supervisor-pin PIN`",
+        sale.validation_number,
+        sale.validation_number,
+        sale.validation_number
+    )
+}
+
+/// Prints a committed sale's reprint through `printer`, confirming it in the store.
 fn issue_on(printer: &Printer, store: &mut Store, sale: &Sale, reprint: Option<u32>) -> Result<()> {
     match printer.issue(store, sale, reprint) {
         Ok((_, report)) => {
-            eprintln!(
-                "Printed on {}{}.",
-                report.transport,
-                if report.confirmed {
-                    " (status confirmed)"
-                } else {
-                    " (one-way printer: not confirmed)"
-                }
-            );
-            for w in &report.warnings {
-                eprintln!("Printer warning: {w:?}");
-            }
+            report_printed(&report);
             Ok(())
         }
-        Err(e) => bail!(
-            "the receipt for {} did not print: {e}. The sale is recorded; reprint it with `rsu-app reprint {}` or have a supervisor spoil it with `rsu-app spoil {} --supervisor-pin PIN`",
-            sale.validation_number,
-            sale.validation_number,
-            sale.validation_number
-        ),
+        Err(e) => Err(not_printed(sale, &e)),
     }
 }
 
@@ -549,27 +560,37 @@ fn execute(command: Command, db: PathBuf) -> Result<ExitCode> {
             };
             let printer = printer_for(&db, args.printer)?;
             // The receipt is composed inside the sale's transaction: one that could not print
-            // completely refuses the sale before it is committed.
-            let width = printer
-                .as_ref()
-                .map(|p| p.config.paper_width)
-                .unwrap_or(rsu_print::PaperWidth::Mm80);
-            let sale = store.sell_checked(&req, crate::printer::receipt_check(width))?;
-            if !args.json {
-                show_sale(&store, &sale, None, false)?;
-            }
-            let issued = match &printer {
-                // Without a printer the CLI's "printer" is the terminal: shown, then confirmed.
-                None => store
-                    .mark_printed(sale.id)
-                    .map(|_| ())
-                    .map_err(anyhow::Error::from),
-                Some(p) => issue_on(p, &mut store, &sale, None),
+            // completely refuses the sale before it is committed. Without a printer the CLI's
+            // "printer" is the terminal: shown, then confirmed.
+            let json = args.json;
+            let outcome = issue_sale(&mut store, printer.as_ref(), &req, |store, sale| {
+                if json {
+                    Ok(())
+                } else {
+                    show_sale(store, sale, None, false)
+                }
+            });
+            let (sale_id, issued) = match outcome.map_err(|e| *e) {
+                Ok(Issued { sale, report }) => {
+                    if let Some(report) = &report {
+                        report_printed(report);
+                    }
+                    (sale.id, Ok(()))
+                }
+                Err(SaleError::Refused(e)) => return Err(e.into()),
+                Err(SaleError::Interrupted { error, .. }) => return Err(error),
+                Err(SaleError::NotPrinted { sale, error }) => {
+                    let e = match (&printer, error) {
+                        (None, IssueError::Store(e)) => anyhow::Error::from(e),
+                        (_, e) => not_printed(&sale, &e),
+                    };
+                    (sale.id, Err(e))
+                }
             };
             if args.json {
                 // After printing, so `printState` says what happened to the receipt
                 // (`printed`, or `print_failed` with a non-zero exit).
-                show_sale(&store, &store.sale(sale.id)?, None, true)?;
+                show_sale(&store, &store.sale(sale_id)?, None, true)?;
             }
             issued?;
         }
