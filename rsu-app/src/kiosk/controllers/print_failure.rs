@@ -207,12 +207,5 @@ mod tests {
                 if f.validation_number == failure.validation_number)),
             "{events:?}"
         );
-        // Nothing unresolved: a reprint request just clears the screen.
-        std::fs::remove_file(demo.sim.join("PAPER_OUT")).unwrap();
-        run(&mut again, Command::ReprintFailed);
-        assert!(matches!(
-            &run(&mut again, Command::ReprintFailed)[..],
-            [UiEvent::PrintResolved(m)] if m.is_empty()
-        ));
     }
 }
