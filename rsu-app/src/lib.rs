@@ -3,6 +3,7 @@
 //! data in `rsu-store` and the printer protocol in `rsu-print`.
 
 pub mod cli;
+pub mod issue;
 pub mod kiosk;
 pub mod printer;
 pub mod receipt_text;

@@ -8,7 +8,8 @@
 
 use rand::Rng;
 use rsu_core::config::AllocationConfig;
-use rsu_store::{EntryOutcome, Store, SyncResult, DEMO_SELLER_PIN};
+use rsu_store::testkit::{ack_all, enroll_demo};
+use rsu_store::{Store, DEMO_SELLER_PIN};
 use std::collections::HashSet;
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -17,25 +18,9 @@ use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rsu-app");
 
-fn ack_all(store: &mut Store) {
-    let results: Vec<SyncResult> = store
-        .pending_entries(100_000)
-        .unwrap()
-        .iter()
-        .map(|e| SyncResult {
-            epoch: e.body.epoch,
-            seq: e.body.seq,
-            outcome: EntryOutcome::Applied,
-        })
-        .collect();
-    store.record_results(&results).unwrap();
-}
-
 fn setup(path: &std::path::Path) -> rsu_core::config::DeviceConfig {
     let mut store = Store::open(path).unwrap();
-    let (identity, config) = rsu_store::demo_config(chrono::Utc::now()).unwrap();
-    store.set_identity(&identity).unwrap();
-    store.apply_config(&config).unwrap();
+    let config = enroll_demo(&mut store, chrono::Utc::now());
     store.login(DEMO_SELLER_PIN, None).unwrap();
     config
 }

@@ -141,7 +141,7 @@ impl Store {
     ) -> Result<JournalEntry, StoreError> {
         let now = self.now()?;
         let tx = self.begin()?;
-        let op = crate::people::session_operator(&tx)?;
+        let op = crate::session::session_operator(&tx)?;
         let e = critical(
             &tx,
             now,

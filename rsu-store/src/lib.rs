@@ -9,19 +9,23 @@
 
 pub mod closing;
 mod config;
+pub mod device_info;
 mod error;
 mod journal;
-pub mod kiosk;
 mod people;
 mod privacy;
 mod sale;
+mod session;
 mod status;
 mod sync_state;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use closing::CloseReport;
 pub use config::{
     demo_config, DeviceIdentity, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN, MAX_CLOCK_STEP_BACK_MS,
 };
+pub use device_info::{DeviceContext, EventSummary};
 pub use error::{LoginError, StoreError};
 pub use journal::{write_export_lines, EntryOutcome, SyncResult};
 pub use people::{lockout_minutes, Operator, Shift, LOCKOUT_MINUTES, MAX_PIN_ATTEMPTS};

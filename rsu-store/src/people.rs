@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::journal::{append, chain_tail, critical};
+use crate::session::{open_shift_of, session_operator};
 use crate::{parse_ts, parse_uuid, ts, LoginError, Store, StoreError};
 
 /// Wrong PINs in a row before the keypad locks.
@@ -38,29 +39,6 @@ pub struct Shift {
     pub float_minor: i64,
     pub currency: String,
     pub closed_at: Option<DateTime<Utc>>,
-}
-
-pub(crate) fn session_operator(tx: &Transaction<'_>) -> Result<Option<Uuid>, StoreError> {
-    let id: Option<String> = tx
-        .query_row("SELECT operator_id FROM session WHERE id = 1", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    id.map(|s| parse_uuid(&s)).transpose()
-}
-
-pub(crate) fn open_shift_of(
-    tx: &Transaction<'_>,
-    operator: Uuid,
-) -> Result<Option<Uuid>, StoreError> {
-    let id: Option<String> = tx
-        .query_row(
-            "SELECT id FROM shifts WHERE operator_id = ?1 AND closed_at IS NULL",
-            [operator.to_string()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    id.map(|s| parse_uuid(&s)).transpose()
 }
 
 fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, String)> {

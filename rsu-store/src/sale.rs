@@ -18,7 +18,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::journal::{append, critical, last_entry_time};
-use crate::people::{open_shift_of, open_shift_tx, session_operator};
+use crate::people::open_shift_tx;
+use crate::session::{open_shift_of, session_operator};
 use crate::{parse_ts, parse_uuid, ts, Store, StoreError};
 
 /// Where a sale's receipt stands (DESIGN §4 "Print-confirmed issuance").

@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::journal::{critical, last_entry_time};
-use crate::people::session_operator;
+use crate::session::session_operator;
 use crate::{parse_ts, parse_uuid, Sale, Store, StoreError};
 
 /// The sync picture of the journal.

@@ -13,7 +13,9 @@ use std::io::BufRead;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::ui::{AppAdapter, LoginAdapter, SellAdapter};
+use super::ui::{
+    AppAdapter, LoginAdapter, ReceiptState, SaleStage, Screen, SellAdapter, SellRequest,
+};
 use super::{headless, KioskService, MainWindow};
 use crate::printer::{self, Printer};
 
@@ -145,8 +147,11 @@ pub fn run(sales: u32) -> Result<()> {
             let mut st = state.borrow_mut();
             if let Some(t0) = st.tapped {
                 let ps = w.global::<SellAdapter>().get_print_state();
-                if ps == "printing" || ps == "printed" || ps == "failed" {
-                    if ps != "printing" {
+                if matches!(
+                    ps,
+                    ReceiptState::Printing | ReceiptState::Printed | ReceiptState::Failed
+                ) {
+                    if ps != ReceiptState::Printing {
                         st.missed_printing_frame += 1;
                     }
                     st.latencies.push(t0.elapsed());
@@ -172,12 +177,12 @@ pub fn run(sales: u32) -> Result<()> {
                             .invoke_login(rsu_store::DEMO_SELLER_PIN.into());
                         st.stage = 1;
                     }
-                    1 if w.global::<AppAdapter>().get_screen() == "sell"
+                    1 if w.global::<AppAdapter>().get_screen() == Screen::Sell
                         && slint::Model::row_count(&sell.get_packages()) > 0 =>
                     {
                         st.stage = 2;
                     }
-                    2 if st.tapped.is_none() && sell.get_stage() != "result" => {
+                    2 if st.tapped.is_none() && sell.get_stage() != SaleStage::Result => {
                         if st.done >= total {
                             st.stage = 3;
                             let _ = slint::quit_event_loop();
@@ -187,13 +192,18 @@ pub fn run(sales: u32) -> Result<()> {
                             return;
                         };
                         st.tapped = Some(Instant::now());
-                        sell.invoke_sell(p.id, false, "".into(), "".into(), "".into(), "".into());
+                        sell.invoke_sell(SellRequest {
+                            package_id: p.id,
+                            ..SellRequest::default()
+                        });
                     }
-                    2 if st.tapped.is_none() && sell.get_print_state() == "printed" => {
+                    2 if st.tapped.is_none() && sell.get_print_state() == ReceiptState::Printed => {
                         st.done += 1;
                         sell.invoke_next_sale();
                     }
-                    2 if sell.get_print_state() == "failed" || !sell.get_message().is_empty() => {
+                    2 if sell.get_print_state() == ReceiptState::Failed
+                        || !sell.get_message().is_empty() =>
+                    {
                         eprintln!("sale refused or failed: {}", sell.get_message());
                         st.stage = 3;
                         let _ = slint::quit_event_loop();

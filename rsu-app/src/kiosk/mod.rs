@@ -4,20 +4,22 @@
 //! - the UI thread runs Slint's event loop and the adapters (`adapters/`), which only set
 //!   properties and forward callbacks as [`Command`]s;
 //! - the controller thread owns the [`KioskService`] (the store and the printer) and reports
-//!   [`UiEvent`]s back with `upgrade_in_event_loop`;
+//!   [`UiEvent`]s back with `upgrade_in_event_loop`: one controller per screen in
+//!   `controllers/`, the domain-to-text mapping in `view`;
 //! - the status poller opens a second store connection (WAL lets it read while a sale writes)
 //!   and refreshes the status bar every second;
 //! - `rsu-print`'s worker does the printer I/O under its watchdog.
 
 pub mod adapters;
+pub mod controllers;
 pub mod headless;
 pub mod measure;
 pub mod model;
 pub mod screenshot;
-pub mod service;
+pub mod view;
 
+pub use controllers::{KioskService, DEFAULT_INACTIVITY_LOCK};
 pub use model::{Command, UiEvent};
-pub use service::KioskService;
 
 use anyhow::{Context, Result};
 use rsu_store::Store;
@@ -82,7 +84,7 @@ pub fn spawn_controller(mut service: KioskService, sink: Sink) -> Result<KioskHa
 /// Refreshes the status bar from its own store connection until `stop` is set.
 pub fn spawn_status_poller(
     db: PathBuf,
-    printer_state: service::SharedPrinterState,
+    printer_state: controllers::SharedPrinterState,
     sink: Sink,
     stop: Arc<AtomicBool>,
     every: Duration,
@@ -101,7 +103,7 @@ pub fn spawn_status_poller(
                 let state = printer_state.lock().map(|s| s.clone()).ok();
                 match (store.status(), store.now(), state) {
                     (Ok(status), Ok(now), Some(state)) => {
-                        sink(UiEvent::Status(service::status_view(&status, &state, now)));
+                        sink(UiEvent::Status(view::status_view(&status, &state, now)));
                     }
                     (Err(e), _, _) | (_, Err(e), _) => {
                         tracing::warn!(error = %e, "status poll failed");

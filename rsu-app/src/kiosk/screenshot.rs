@@ -7,7 +7,9 @@ use slint::ComponentHandle;
 use std::path::Path;
 
 use super::model::SellOrder;
-use super::ui::{AppAdapter, KeyboardAdapter, SalesAdapter, SellAdapter};
+use super::ui::{
+    AppAdapter, KeyboardAdapter, SaleStage, SalesAction, SalesAdapter, Screen, SellAdapter,
+};
 use super::{adapters, headless, Command, KioskService, MainWindow, UiEvent};
 use crate::printer::{self, Printer};
 
@@ -87,14 +89,14 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
             s.set_card(true);
             s.set_card_reference("AUTH 482913".into());
             s.set_customer_name("Jordan Lee".into());
-            s.set_stage("confirm".into());
+            s.set_stage(SaleStage::Confirm);
         }
         "keyboard" => {
             let s = window.global::<SellAdapter>();
             s.set_chosen(1);
             s.set_card(true);
             s.set_customer_name("Jordan Lee".into());
-            s.set_stage("confirm".into());
+            s.set_stage(SaleStage::Confirm);
         }
         "printing" => {
             let cmd = sell(1, false)?;
@@ -133,13 +135,13 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
                 },
                 &all,
             );
-            app.set_screen("sales".into());
+            app.set_screen(Screen::Sales);
             let s = window.global::<SalesAdapter>();
             s.set_selected(0);
             if screen == "void" {
                 s.set_message("".into());
                 s.set_reason("wrong package sold".into());
-                s.set_action("void-reason".into());
+                s.set_action(SalesAction::VoidReason);
             }
         }
         "shift" | "shift-closed" => {
@@ -157,7 +159,7 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
                     &all,
                 );
             }
-            app.set_screen("shift".into());
+            app.set_screen(Screen::Shift);
         }
         "device-closed" => {
             // After "Close this device for the event": the store ended the session, so the
@@ -182,7 +184,7 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
                 },
                 &all,
             );
-            app.set_screen("settings".into());
+            app.set_screen(Screen::Settings);
         }
         "settings" => {
             run(
@@ -192,7 +194,7 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
                 },
                 &all,
             );
-            app.set_screen("settings".into());
+            app.set_screen(Screen::Settings);
         }
         _ => {}
     }
@@ -253,7 +255,7 @@ pub fn tour(dir: &Path, width: u32, height: u32) -> Result<Vec<std::path::PathBu
     let mut shots = Vec::new();
     let mut step = |service: &mut KioskService,
                     cmds: Vec<Command>,
-                    screen: Option<&str>,
+                    screen: Option<Screen>,
                     name: &str|
      -> Result<()> {
         for cmd in cmds {
@@ -264,7 +266,7 @@ pub fn tour(dir: &Path, width: u32, height: u32) -> Result<Vec<std::path::PathBu
             }
         }
         if let Some(s) = screen {
-            window.global::<AppAdapter>().set_screen(s.into());
+            window.global::<AppAdapter>().set_screen(s);
         }
         adapters::apply(&window, UiEvent::Status(service.status()?));
         // Let transitions finish so each picture shows the settled screen.
@@ -311,12 +313,22 @@ pub fn tour(dir: &Path, width: u32, height: u32) -> Result<Vec<std::path::PathBu
     let sales = Command::Sales {
         search: String::new(),
     };
-    step(&mut service, vec![sale, sales], Some("sales"), TOUR[5])?;
-    step(&mut service, vec![Command::Shift], Some("shift"), TOUR[6])?;
+    step(
+        &mut service,
+        vec![sale, sales],
+        Some(Screen::Sales),
+        TOUR[5],
+    )?;
+    step(
+        &mut service,
+        vec![Command::Shift],
+        Some(Screen::Shift),
+        TOUR[6],
+    )?;
     let close = Command::CloseShift {
         supervisor_pin: rsu_store::DEMO_SUPERVISOR_PIN.into(),
     };
-    step(&mut service, vec![close], Some("shift"), TOUR[7])?;
+    step(&mut service, vec![close], Some(Screen::Shift), TOUR[7])?;
     window.hide().ok();
     Ok(shots)
 }

@@ -4,8 +4,8 @@
 //! journal and sales with the server's `device_journal`, `orders` and `tickets`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use rsu_core::payload::{Payment, PaymentMethod};
-use rsu_store::{SaleRequest, Store};
+use rsu_store::testkit;
+use rsu_store::Store;
 use rsu_sync::Settings;
 use serde_json::Value;
 use server_stub::testkit::{TestDb, TEST_ADMIN_TOKEN};
@@ -505,35 +505,14 @@ impl World {
 /// Sells `n` 1-ticket sales (receipts marked printed); returns the sales.
 pub fn sell(store: &mut Store, n: usize) -> Vec<rsu_store::Sale> {
     let package = one_ticket_package(store);
-    (0..n)
-        .map(|_| {
-            let s = store.sell(&cash(package)).expect("sale");
-            store.mark_printed(s.id).expect("printed");
-            s
-        })
-        .collect()
+    (0..n).map(|_| testkit::sell_ok(store, package)).collect()
 }
 
 pub fn one_ticket_package(store: &Store) -> Uuid {
-    store
-        .packages_on_sale()
-        .unwrap()
-        .into_iter()
-        .find(|p| p.ticket_count == 1)
-        .expect("a 1-ticket package")
-        .id
+    testkit::package_on_sale(store, 1)
 }
 
-pub fn cash(package_id: Uuid) -> SaleRequest {
-    SaleRequest {
-        package_id,
-        payment: Payment {
-            method: PaymentMethod::Cash,
-            reference: None,
-        },
-        customer: None,
-    }
-}
+pub use rsu_store::testkit::cash;
 
 /// Gives the device a range the server never allocated, lower than its real ones, so the next
 /// `n` sales take numbers from it and the server rejects them (`draw_number_not_allocated`).

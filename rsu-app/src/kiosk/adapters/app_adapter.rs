@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::kiosk::ui::{Activity, AppAdapter, SettingsAdapter};
+use crate::kiosk::ui::{Activity, AppAdapter, Screen, SettingsAdapter};
 use crate::kiosk::{Command, KioskHandle, MainWindow, UiEvent};
 
 pub fn connect(window: &MainWindow, handle: &KioskHandle, inactivity: Duration) -> slint::Timer {
@@ -22,19 +22,19 @@ pub fn connect(window: &MainWindow, handle: &KioskHandle, inactivity: Duration) 
         let weak = window.as_weak();
         app.on_navigate(move |target| {
             let Some(w) = weak.upgrade() else { return };
-            w.global::<AppAdapter>().set_screen(target.clone());
-            match target.as_str() {
-                "sell" => handle.send(Command::Packages),
-                "sales" => handle.send(Command::Sales {
+            w.global::<AppAdapter>().set_screen(target);
+            match target {
+                Screen::Sell => handle.send(Command::Packages),
+                Screen::Sales => handle.send(Command::Sales {
                     search: String::new(),
                 }),
-                "shift" => handle.send(Command::Shift),
-                "settings" => {
+                Screen::Shift => handle.send(Command::Shift),
+                Screen::Settings => {
                     let s = w.global::<SettingsAdapter>();
                     s.set_unlocked(false);
                     s.set_message("".into());
                 }
-                _ => {}
+                Screen::Login => {}
             }
         });
     }
@@ -52,7 +52,7 @@ pub fn connect(window: &MainWindow, handle: &KioskHandle, inactivity: Duration) 
         move || {
             let Some(w) = weak.upgrade() else { return };
             let app = w.global::<AppAdapter>();
-            if app.get_screen() != "login" && last_touch.get().elapsed() >= inactivity {
+            if app.get_screen() != Screen::Login && last_touch.get().elapsed() >= inactivity {
                 last_touch.set(Instant::now());
                 handle.send(Command::Lock);
             }
@@ -66,11 +66,11 @@ pub fn apply(window: &MainWindow, ev: &UiEvent) {
     match ev {
         UiEvent::LoggedIn { operator } => {
             app.set_operator_name(operator.into());
-            app.set_screen("sell".into());
+            app.set_screen(Screen::Sell);
         }
         UiEvent::Locked => {
             app.set_operator_name("".into());
-            app.set_screen("login".into());
+            app.set_screen(Screen::Login);
         }
         UiEvent::PrintFailed(_) => app.set_selling_locked(true),
         UiEvent::PrintResolved(_) => app.set_selling_locked(false),

@@ -3,7 +3,7 @@
 use slint::ComponentHandle;
 
 use super::model;
-use crate::kiosk::ui::{SaleRow, SalesAdapter};
+use crate::kiosk::ui::{SaleRow, SalesAction, SalesAdapter};
 use crate::kiosk::{Command, KioskHandle, MainWindow, UiEvent};
 
 pub fn connect(window: &MainWindow, handle: &KioskHandle) {
@@ -18,20 +18,20 @@ pub fn connect(window: &MainWindow, handle: &KioskHandle) {
     }
     {
         let handle = handle.clone();
-        s.on_reprint(move |vn, pin| {
+        s.on_reprint(move |req| {
             handle.send(Command::Reprint {
-                validation_number: vn.to_string(),
-                supervisor_pin: pin.to_string(),
+                validation_number: req.validation_number.to_string(),
+                supervisor_pin: req.supervisor_pin.to_string(),
             })
         });
     }
     {
         let handle = handle.clone();
-        s.on_void(move |vn, pin, reason| {
+        s.on_void(move |req| {
             handle.send(Command::Void {
-                validation_number: vn.to_string(),
-                supervisor_pin: pin.to_string(),
-                reason: reason.to_string(),
+                validation_number: req.validation_number.to_string(),
+                supervisor_pin: req.supervisor_pin.to_string(),
+                reason: req.reason.to_string(),
             })
         });
     }
@@ -55,7 +55,7 @@ pub fn apply(window: &MainWindow, ev: &UiEvent) {
                     .collect(),
             ));
             s.set_selected(-1);
-            s.set_action("".into());
+            s.set_action(SalesAction::Idle);
         }
         UiEvent::SalesMessage { text, error } => {
             s.set_message_is_error(*error);

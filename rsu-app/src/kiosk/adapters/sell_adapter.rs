@@ -4,7 +4,7 @@ use slint::ComponentHandle;
 
 use super::model;
 use crate::kiosk::model::SellOrder;
-use crate::kiosk::ui::{PackageItem, SellAdapter};
+use crate::kiosk::ui::{PackageItem, ReceiptState, SaleStage, SellAdapter};
 use crate::kiosk::{Command, KioskHandle, MainWindow, UiEvent};
 
 pub fn connect(window: &MainWindow, handle: &KioskHandle) {
@@ -12,7 +12,7 @@ pub fn connect(window: &MainWindow, handle: &KioskHandle) {
     {
         let handle = handle.clone();
         let weak = window.as_weak();
-        s.on_sell(move |id, card, reference, name, phone, email| {
+        s.on_sell(move |req| {
             // Show progress at once: the sale and its print run on the controller thread.
             if let Some(w) = weak.upgrade() {
                 let s = w.global::<SellAdapter>();
@@ -20,16 +20,16 @@ pub fn connect(window: &MainWindow, handle: &KioskHandle) {
                 s.set_validation_number("".into());
                 s.set_draw_numbers("".into());
                 s.set_sold_summary("".into());
-                s.set_print_state("saving".into());
-                s.set_stage("result".into());
+                s.set_print_state(ReceiptState::Saving);
+                s.set_stage(SaleStage::Result);
             }
             handle.send(Command::Sell(SellOrder {
-                package_id: id.to_string(),
-                card,
-                card_reference: reference.to_string(),
-                customer_name: name.to_string(),
-                customer_phone: phone.to_string(),
-                customer_email: email.to_string(),
+                package_id: req.package_id.to_string(),
+                card: req.card,
+                card_reference: req.card_reference.to_string(),
+                customer_name: req.customer_name.to_string(),
+                customer_phone: req.customer_phone.to_string(),
+                customer_email: req.customer_email.to_string(),
             }));
         });
     }
@@ -39,8 +39,8 @@ pub fn connect(window: &MainWindow, handle: &KioskHandle) {
         s.on_next_sale(move || {
             if let Some(w) = weak.upgrade() {
                 let s = w.global::<SellAdapter>();
-                s.set_stage("choose".into());
-                s.set_print_state("".into());
+                s.set_stage(SaleStage::Choose);
+                s.set_print_state(ReceiptState::Idle);
                 s.set_message("".into());
             }
             handle.send(Command::Packages);
@@ -58,8 +58,8 @@ pub fn apply(window: &MainWindow, ev: &UiEvent) {
     let s = window.global::<SellAdapter>();
     match ev {
         UiEvent::LoggedIn { .. } | UiEvent::Locked => {
-            s.set_stage("choose".into());
-            s.set_print_state("".into());
+            s.set_stage(SaleStage::Choose);
+            s.set_print_state(ReceiptState::Idle);
             s.set_message("".into());
         }
         UiEvent::Packages(list) => s.set_packages(model(
@@ -73,35 +73,32 @@ pub fn apply(window: &MainWindow, ev: &UiEvent) {
                 .collect(),
         )),
         UiEvent::SaleRefused(m) => {
-            if s.get_stage() == "result" && s.get_print_state() == "saving" {
-                s.set_stage(
-                    if s.get_chosen() >= 0 {
-                        "confirm"
-                    } else {
-                        "choose"
-                    }
-                    .into(),
-                );
-                s.set_print_state("".into());
+            if s.get_stage() == SaleStage::Result && s.get_print_state() == ReceiptState::Saving {
+                s.set_stage(if s.get_chosen() >= 0 {
+                    SaleStage::Confirm
+                } else {
+                    SaleStage::Choose
+                });
+                s.set_print_state(ReceiptState::Idle);
             }
             s.set_message_is_error(true);
             s.set_message(m.into());
         }
         UiEvent::SaleCommitted(v) => {
-            s.set_stage("result".into());
-            s.set_print_state("printing".into());
+            s.set_stage(SaleStage::Result);
+            s.set_print_state(ReceiptState::Printing);
             show_sale(&s, v);
         }
         UiEvent::SalePrinted(v) => {
-            s.set_print_state("printed".into());
+            s.set_print_state(ReceiptState::Printed);
             show_sale(&s, v);
         }
-        UiEvent::PrintFailed(_) if s.get_print_state() == "printing" => {
-            s.set_print_state("failed".into());
+        UiEvent::PrintFailed(_) if s.get_print_state() == ReceiptState::Printing => {
+            s.set_print_state(ReceiptState::Failed);
         }
         UiEvent::PrintResolved(m) => {
-            s.set_stage("choose".into());
-            s.set_print_state("".into());
+            s.set_stage(SaleStage::Choose);
+            s.set_print_state(ReceiptState::Idle);
             s.set_message_is_error(false);
             s.set_message(m.into());
         }

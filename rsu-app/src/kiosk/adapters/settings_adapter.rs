@@ -27,12 +27,12 @@ pub fn connect(window: &MainWindow, handle: &KioskHandle) {
     }
     {
         let handle = handle.clone();
-        s.on_save_printer(move |transport, path, baud, paper| {
+        s.on_save_printer(move |p| {
             handle.send(Command::SavePrinter(PrinterForm {
-                transport: transport.to_string(),
-                path: path.to_string(),
-                baud: baud.to_string(),
-                paper_width: paper.to_string(),
+                transport: p.transport.to_string(),
+                path: p.path.to_string(),
+                baud: p.baud.to_string(),
+                paper_width: p.paper_width.to_string(),
             }))
         });
     }

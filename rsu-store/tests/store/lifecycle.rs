@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used)]
 //! The device store through a device's life (issue 15): ranges pulled with the server's next
 //! number and state, configuration items it cannot apply skipped instead of refusing everything,
 //! sale seqs of earlier databases never reissued, operators deactivated on the server logged
@@ -6,47 +5,37 @@
 
 use chrono::{Duration, Utc};
 use rsu_core::config::{AllocationConfig, DeviceConfig};
-use rsu_core::payload::{Payment, PaymentMethod};
+use rsu_store::testkit::{self, Demo};
 use rsu_store::{
     demo_config, SaleRequest, Store, DEMO_SELLER_PIN as SELLER, MAX_CLOCK_STEP_BACK_MS,
 };
-use tempfile::TempDir;
 use uuid::Uuid;
 
 struct Device {
-    _dir: TempDir,
+    _dir: tempfile::TempDir,
     store: Store,
     config: DeviceConfig,
 }
 
 /// The demo device on the real clock (no fixed time: clock offsets matter here).
 fn device() -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path().join("rsu.sqlite3")).unwrap();
-    let (identity, config) = demo_config(Utc::now()).unwrap();
-    store.set_identity(&identity).unwrap();
-    store.apply_config(&config).unwrap();
+    let d = Demo::on_real_clock();
     Device {
-        _dir: dir,
-        store,
-        config,
+        _dir: d.dir,
+        store: d.store,
+        config: d.config,
     }
 }
 
 fn cash(d: &Device, tickets: u32) -> SaleRequest {
-    SaleRequest {
-        package_id: d.config.events[0]
+    testkit::cash(
+        d.config.events[0]
             .packages
             .iter()
             .find(|p| p.ticket_count == tickets)
             .unwrap()
             .id,
-        payment: Payment {
-            method: PaymentMethod::Cash,
-            reference: None,
-        },
-        customer: None,
-    }
+    )
 }
 
 fn sell(d: &mut Device, tickets: u32) -> Result<rsu_store::Sale, rsu_store::StoreError> {

@@ -1,5 +1,6 @@
-//! Read-only queries the kiosk screens need besides a sale: the packages on sale now, in display
-//! order, and the device and event details that head a Z report or a printer test page.
+//! Read-only facts about the device: the packages on sale now, in display order, the current
+//! event, and the device and event details that head a Z report or a printer test page (what the
+//! kiosk's screens and receipts read besides a sale).
 
 use rsu_core::event::Package;
 use rusqlite::OptionalExtension;
