@@ -8,17 +8,13 @@
 //! the `X-Admin-Name` header over HTTP. There are no admin accounts yet (DESIGN §7 "People"), so
 //! the name is recorded as given.
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::Json;
 use rsu_core::event::EventState;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::error::{parse_json, AppError, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::report;
 
 /// The HTTP header naming the person behind an admin request.
@@ -656,77 +652,9 @@ pub async fn gate(
     Ok(())
 }
 
-// ----------------------------------------------------------------------------------------------
-// HTTP
-// ----------------------------------------------------------------------------------------------
-
-fn admin_name(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(HEADER_ADMIN_NAME)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReportQuery {
     #[serde(default)]
     pub format: Option<String>,
-}
-
-/// `GET /v1/admin/events/{id}/report`: the report as JSON.
-pub async fn http_report(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> AppResult<Json<report::Report>> {
-    crate::admin::check_admin(&st, &headers)?;
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        AppError::not_found(
-            "unknown_event",
-            format!("no event {id:?}: the path needs an event id (a UUID)"),
-        )
-    })?;
-    Ok(Json(report::event_report(&st.pool, id).await?))
-}
-
-macro_rules! closeout_handler {
-    ($name:ident, $input:ty, $op:path) => {
-        pub async fn $name(
-            State(st): State<AppState>,
-            headers: HeaderMap,
-            body: axum::body::Body,
-        ) -> AppResult<Json<Value>> {
-            crate::admin::check_admin(&st, &headers)?;
-            let bytes = crate::device::read_body(&headers, body, 64 * 1024).await?;
-            let input: $input = parse_json(&bytes)?;
-            Ok(Json(
-                $op(&st.pool, &input, admin_name(&headers).as_deref()).await?,
-            ))
-        }
-    };
-}
-
-closeout_handler!(http_resolve, Resolve, resolve);
-closeout_handler!(http_exclude_rsu, ExcludeRsu, exclude_rsu);
-closeout_handler!(http_include_rsu, IncludeRsu, include_rsu);
-
-/// `POST /v1/admin/events/transition` with the X-Admin-Name header recorded as who confirmed
-/// a reconciliation.
-pub async fn http_transition(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> AppResult<Json<Value>> {
-    crate::admin::check_admin(&st, &headers)?;
-    let bytes = crate::device::read_body(&headers, body, 64 * 1024).await?;
-    let input: crate::admin::Transition = parse_json(&bytes)?;
-    let v = with_actor(
-        admin_name(&headers),
-        crate::admin::transition(&st.pool, &input),
-    )
-    .await?;
-    Ok(Json(v))
 }

@@ -1,5 +1,6 @@
 //! The one error type of the HTTP API. It becomes `{ "error": code, "message": … }` with the
-//! right status; internal details are logged, never sent.
+//! right status; internal details are never sent: they travel in the response's extensions to
+//! the one layer that logs them (`routes::log_internal_errors`), or are logged by the CLI.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +14,28 @@ pub struct AppError {
     pub code: &'static str,
     pub message: String,
     pub expected_seq: Option<u64>,
+    /// What went wrong inside (an internal error, an unavailable database): for the log only.
+    pub internal: Option<Internal>,
+}
+
+/// The details of an internal failure, logged and never sent to the client.
+#[derive(Clone, Debug)]
+pub struct Internal {
+    /// `true`: an error (a bug or a broken invariant); `false`: a warning (the database is
+    /// unavailable, the request can be retried).
+    pub is_error: bool,
+    pub context: String,
+    pub detail: String,
+}
+
+impl Internal {
+    pub fn log(&self) {
+        if self.is_error {
+            tracing::error!(context = %self.context, error = %self.detail, "internal error");
+        } else {
+            tracing::warn!(error = %self.detail, "{}", self.context);
+        }
+    }
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -24,6 +47,7 @@ impl AppError {
             code,
             message: message.into(),
             expected_seq: None,
+            internal: None,
         }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -42,12 +66,18 @@ impl AppError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
-        tracing::error!(context, error = %err, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the server failed to handle this request; it was not applied, retry it later",
-        )
+        AppError {
+            internal: Some(Internal {
+                is_error: true,
+                context: context.to_string(),
+                detail: err.to_string(),
+            }),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server failed to handle this request; it was not applied, retry it later",
+            )
+        }
     }
 }
 
@@ -68,14 +98,18 @@ impl std::error::Error for AppError {}
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %e, "database unavailable");
-                AppError::new(
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => AppError {
+                internal: Some(Internal {
+                    is_error: false,
+                    context: "database unavailable".into(),
+                    detail: e.to_string(),
+                }),
+                ..AppError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "database_unavailable",
                     "the database is unavailable; nothing was applied, retry later",
                 )
-            }
+            },
             sqlx::Error::Database(db) => match (db.code().as_deref(), db.constraint()) {
                 // Constraint violations that an admin request can cause: answered as 409 or 400
                 // with a sentence in the client's terms, never as a 500 and never naming the
@@ -166,43 +200,10 @@ impl IntoResponse for AppError {
             server_time: (self.status == StatusCode::UNAUTHORIZED).then(Utc::now),
             expected_seq: self.expected_seq,
         };
-        (self.status, Json(body)).into_response()
-    }
-}
-
-/// Parses JSON, naming the field that failed (`entries[2].seq: invalid type: …`).
-pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
-    if bytes.is_empty() {
-        return Err(AppError::bad_request(
-            "malformed_json",
-            "the request body is empty: send a JSON object",
-        ));
-    }
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_some_and(|b| *b == b'[' || b.is_ascii_digit() || *b == b'"' || *b == b'-') {
-        return Err(AppError::bad_request(
-            "invalid_field",
-            "the request body has the wrong shape: it must be a JSON object",
-        ));
-    }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        use serde_json::error::Category;
-        match inner.classify() {
-            Category::Syntax | Category::Eof | Category::Io => AppError::bad_request(
-                "malformed_json",
-                format!("the request body is not valid JSON: {inner}"),
-            ),
-            Category::Data => AppError::bad_request(
-                "invalid_field",
-                if path == "." {
-                    format!("the request body has the wrong shape: {inner}")
-                } else {
-                    format!("field {path}: {inner}")
-                },
-            ),
+        let mut res = (self.status, Json(body)).into_response();
+        if let Some(i) = self.internal {
+            res.extensions_mut().insert(i);
         }
-    })
+        res
+    }
 }

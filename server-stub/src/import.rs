@@ -245,22 +245,6 @@ pub async fn import_export(
     Ok(report)
 }
 
-/// `POST /v1/admin/rsus/import-journal?rsuId=…` with the export file as the body (admin token).
-pub async fn http_import_journal(
-    axum::extract::State(st): axum::extract::State<crate::AppState>,
-    axum::extract::Query(q): axum::extract::Query<ImportQuery>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Body,
-) -> AppResult<axum::Json<ImportReport>> {
-    crate::admin::check_admin(&st, &headers)?;
-    let bytes = crate::device::read_body(&headers, body, MAX_IMPORT_BYTES).await?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| bad("the body is not UTF-8 text"))?;
-    let file = parse_export(text)?;
-    Ok(axum::Json(
-        import_export(&st.pool, q.rsu_id, &file, |_, _| {}).await?,
-    ))
-}
-
 /// The largest export accepted over HTTP (the CLI reads any size).
 pub const MAX_IMPORT_BYTES: usize = 256 * 1024 * 1024;
 

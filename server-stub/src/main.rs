@@ -159,7 +159,7 @@ async fn run() -> anyhow::Result<()> {
             server_stub::serve(listener, state, shutdown).await?;
             return Ok(());
         }
-        Cmd::DemoSeed => admin::demo_seed(&pool).await.map(Some),
+        Cmd::DemoSeed => server_stub::demo::demo_seed(&pool).await.map(Some),
         Cmd::Admin(a) => {
             let by = cli
                 .by
@@ -173,7 +173,12 @@ async fn run() -> anyhow::Result<()> {
     match result {
         Ok(Some(v)) => print(&v),
         Ok(None) => Ok(()),
-        Err(e) => anyhow::bail!("{}: {}", e.code, e.message),
+        Err(e) => {
+            if let Some(i) = &e.internal {
+                i.log();
+            }
+            anyhow::bail!("{}: {}", e.code, e.message)
+        }
     }
 }
 

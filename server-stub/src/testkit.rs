@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::settings::DEFAULT_DATABASE_URL;
+use crate::state::AppState;
 
 /// The admin token of test servers.
 pub const TEST_ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -151,7 +151,7 @@ fn uuid_of(v: &Value, k: &str) -> anyhow::Result<Uuid> {
 impl Fixture {
     pub async fn new() -> anyhow::Result<Fixture> {
         let db = TestDb::create().await?;
-        let seeded = crate::admin::demo_seed(&db.pool)
+        let seeded = crate::demo::demo_seed(&db.pool)
             .await
             .map_err(|e| anyhow::anyhow!("demo-seed: {e}"))?;
         let token = seeded
@@ -179,7 +179,7 @@ impl Fixture {
         let state = AppState::new(db.pool.clone(), Some(TEST_ADMIN_TOKEN))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Fixture {
-            router: crate::app::router(state.clone()),
+            router: crate::routes::router(state.clone()),
             state,
             org_id: uuid_of(&seeded, "organizationId")?,
             event_id,
@@ -285,7 +285,7 @@ impl TestDevice {
         device_identifier: &str,
     ) -> anyhow::Result<TestDevice> {
         let key = DeviceKey::generate()?;
-        let res = crate::device::enroll_device(
+        let res = crate::routes::device::enroll::enroll_device(
             pool,
             &EnrollRequest {
                 token: token.into(),
@@ -539,7 +539,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(crate::app::serve(listener, state, async move {
+        let task = tokio::spawn(crate::routes::serve(listener, state, async move {
             let _ = rx.await;
         }));
         Ok(TestServer {
