@@ -3,12 +3,14 @@
 //! … --end-number …`); every insert is audited.
 
 use rsu_core::config::AllocationConfig;
+use rsu_core::event::EventState;
 use serde_json::{json, Value};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::device_config::bump_config_version;
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 /// Carves the next `count` numbers (default the range's `defaultAllocationSize`) from the event's
 /// `rsu` range, above every allocation already made in it, so ranges stay disjoint (the exclusion
@@ -33,14 +35,19 @@ pub async fn carve_allocation(
     .fetch_optional(&mut *tx)
     .await?;
     let Some((ev_org, state, ranges)) = ev.filter(|(o, _, _)| *o == org_id) else {
-        return Err(AppError::not_found(
-            "unknown_event",
+        return Err(AppError::of(
+            ErrorCode::UnknownEvent,
             format!("field eventId: {event_id} is not an event of this RSU's organization"),
         ));
     };
-    if !matches!(state.as_str(), "configured" | "active" | "suspended") {
-        return Err(AppError::conflict(
-            "event_not_allocating",
+    let state = EventState::parse(&state)
+        .ok_or_else(|| AppError::internal("event state", format!("unknown state {state}")))?;
+    if !matches!(
+        state,
+        EventState::Configured | EventState::Active | EventState::Suspended
+    ) {
+        return Err(AppError::of(
+            ErrorCode::EventNotAllocating,
             format!("the event is {state}: numbers are allocated only while it is configured, active or suspended"),
         ));
     }
@@ -53,8 +60,8 @@ pub async fn carve_allocation(
         })
         .cloned()
         .ok_or_else(|| {
-            AppError::conflict(
-                "no_rsu_range",
+            AppError::of(
+                ErrorCode::NoRsuRange,
                 "the event has no ticket range of type rsu to allocate from",
             )
         })?;
@@ -68,14 +75,14 @@ pub async fn carve_allocation(
     let default_size = int("defaultAllocationSize").unwrap_or(100);
     let size = match count {
         Some(0) => {
-            return Err(AppError::bad_request(
-                "invalid_field",
+            return Err(AppError::of(
+                ErrorCode::InvalidField,
                 "field count must be 1 or more",
             ))
         }
         Some(c) if c > 100_000 => {
-            return Err(AppError::bad_request(
-                "invalid_field",
+            return Err(AppError::of(
+                ErrorCode::InvalidField,
                 "field count must be at most 100000",
             ))
         }
@@ -95,8 +102,8 @@ pub async fn carve_allocation(
         .fetch_one(&mut *tx)
         .await?;
         if outstanding + size > cap {
-            return Err(AppError::conflict(
-                "allocation_cap",
+            return Err(AppError::of(
+                ErrorCode::AllocationCap,
                 format!(
                     "this RSU already holds {outstanding} unsold numbers of the event; {size} more would exceed the cap of {cap} per RSU: sync its sales or release numbers first"
                 ),
@@ -114,8 +121,8 @@ pub async fn carve_allocation(
     .await?;
     let start = high.map_or(lo, |h| i64::from(h) + 1).max(lo);
     if start > hi {
-        return Err(AppError::conflict(
-            "range_exhausted",
+        return Err(AppError::of(
+            ErrorCode::RangeExhausted,
             format!("the event's rsu range {lo}–{hi} is fully allocated"),
         ));
     }
@@ -137,8 +144,8 @@ pub async fn insert_allocation(
     let (s, e) = match (i32::try_from(start), i32::try_from(end)) {
         (Ok(s), Ok(e)) if s > 0 && s <= e => (s, e),
         _ => {
-            return Err(AppError::bad_request(
-                "invalid_field",
+            return Err(AppError::of(
+                ErrorCode::InvalidField,
                 format!("fields startNumber/endNumber: {start}–{end} is not a range of positive 32-bit numbers"),
             ))
         }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 use crate::report;
+use rsu_core::wire::ErrorCode;
 
 /// The HTTP header naming the person behind an admin request.
 pub const HEADER_ADMIN_NAME: &str = "x-admin-name";
@@ -45,8 +46,8 @@ fn require_actor(by: Option<&str>, what: &str) -> AppResult<String> {
         .filter(|b| !b.is_empty())
         .map(str::to_string)
         .ok_or_else(|| {
-            AppError::bad_request(
-                "missing_admin_name",
+            AppError::of(
+                ErrorCode::MissingAdminName,
                 format!(
                     "say who {what}: `--by NAME` (or SERVER_STUB_ADMIN_NAME) on the CLI, header X-Admin-Name over HTTP"
                 ),
@@ -55,7 +56,7 @@ fn require_actor(by: Option<&str>, what: &str) -> AppResult<String> {
 }
 
 fn bad(field: &str, why: impl std::fmt::Display) -> AppError {
-    AppError::bad_request("invalid_field", format!("field {field}: {why}"))
+    AppError::of(ErrorCode::InvalidField, format!("field {field}: {why}"))
 }
 
 async fn audit(
@@ -135,8 +136,8 @@ pub async fn resolve(pool: &PgPool, a: &Resolve, by: Option<&str>) -> AppResult<
             .iter()
             .map(|r| format!("epoch {} seq {}", r.1, r.2))
             .collect();
-        return Err(AppError::conflict(
-            "ambiguous_entry",
+        return Err(AppError::of(
+            ErrorCode::AmbiguousEntry,
             format!(
                 "entry id {} is used by {} open entries ({}): add --seq to say which one; nothing changed",
                 a.entry_id,
@@ -209,23 +210,23 @@ pub async fn resolve(pool: &PgPool, a: &Resolve, by: Option<&str>) -> AppResult<
             .fetch_optional(&mut *tx)
             .await?;
     Err(match applied {
-        Some(seq) => AppError::conflict(
-            "not_an_exception",
+        Some(seq) => AppError::of(
+            ErrorCode::NotAnException,
             format!(
                 "entry {} (seq {seq}) was applied: only rejected or conflicting entries are resolved",
                 a.entry_id
             ),
         ),
-        None if a.seq.is_some() => AppError::not_found(
-            "unknown_entry",
+        None if a.seq.is_some() => AppError::of(
+            ErrorCode::UnknownEntry,
             format!(
                 "field entryId/seq: no rejected or conflicting entry {} at seq {}",
                 a.entry_id,
                 a.seq.unwrap_or(0)
             ),
         ),
-        None => AppError::not_found(
-            "unknown_entry",
+        None => AppError::of(
+            ErrorCode::UnknownEntry,
             format!(
                 "field entryId: no journal entry or seq conflict {}; the report lists them under exceptions[].id",
                 a.entry_id
@@ -242,8 +243,8 @@ fn already_resolved(
     by: &Option<String>,
     note: &Option<String>,
 ) -> AppError {
-    AppError::conflict(
-        "already_resolved",
+    AppError::of(
+        ErrorCode::AlreadyResolved,
         format!(
             "entry {id} (epoch {epoch} seq {seq}) was already resolved at {} by {}: {:?}; nothing changed",
             rsu_core::journal::format_time(at),
@@ -318,15 +319,15 @@ async fn lock_event_for_exclusion(conn: &mut PgConnection, event_id: Uuid) -> Ap
             .fetch_optional(&mut *conn)
             .await?;
     let (org, state) = row.ok_or_else(|| {
-        AppError::not_found(
-            "unknown_event",
+        AppError::of(
+            ErrorCode::UnknownEvent,
             format!("field eventId: no event {event_id}"),
         )
     })?;
     let st = EventState::parse(&state).ok_or_else(|| AppError::internal("event state", &state))?;
     if st.is_reconciled_or_later() || st == EventState::Cancelled {
-        return Err(AppError::conflict(
-            "event_closed",
+        return Err(AppError::of(
+            ErrorCode::EventClosed,
             format!("the event is {state}: its exclusions can no longer change"),
         ));
     }
@@ -353,14 +354,14 @@ pub async fn exclude_rsu(pool: &PgPool, a: &ExcludeRsu, by: Option<&str>) -> App
             .await?;
     match rsu_org {
         None => {
-            return Err(AppError::not_found(
-                "unknown_rsu",
+            return Err(AppError::of(
+                ErrorCode::UnknownRsu,
                 format!("field rsuId: no RSU {}", a.rsu_id),
             ))
         }
         Some(o) if o != org => {
-            return Err(AppError::forbidden(
-                "other_organization",
+            return Err(AppError::of(
+                ErrorCode::OtherOrganization,
                 format!(
                     "field rsuId: RSU {} belongs to another organization than event {}; nothing changed",
                     a.rsu_id, a.event_id
@@ -377,8 +378,8 @@ pub async fn exclude_rsu(pool: &PgPool, a: &ExcludeRsu, by: Option<&str>) -> App
     .fetch_one(&mut *tx)
     .await?;
     if allocations == 0 {
-        return Err(AppError::conflict(
-            "no_allocation",
+        return Err(AppError::of(
+            ErrorCode::NoAllocation,
             format!(
                 "RSU {} holds no allocation in event {}: there is nothing to exclude",
                 a.rsu_id, a.event_id
@@ -394,8 +395,8 @@ pub async fn exclude_rsu(pool: &PgPool, a: &ExcludeRsu, by: Option<&str>) -> App
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((at, who, why)) = existing {
-        return Err(AppError::conflict(
-            "already_excluded",
+        return Err(AppError::of(
+            ErrorCode::AlreadyExcluded,
             format!(
                 "RSU {} is already excluded from this event (at {} by {who}: {why}); nothing changed",
                 a.rsu_id,
@@ -504,8 +505,8 @@ pub async fn include_rsu(pool: &PgPool, a: &IncludeRsu, by: Option<&str>) -> App
     .fetch_optional(&mut *tx)
     .await?;
     let Some((id, why, lost)) = row else {
-        return Err(AppError::conflict(
-            "not_excluded",
+        return Err(AppError::of(
+            ErrorCode::NotExcluded,
             format!(
                 "RSU {} is not excluded from event {}; nothing changed",
                 a.rsu_id, a.event_id
@@ -582,8 +583,8 @@ pub async fn gate(
                 missing.push("a prize (admin add-prize)");
             }
             if !missing.is_empty() {
-                return Err(AppError::conflict(
-                    "not_configured",
+                return Err(AppError::of(
+                    ErrorCode::NotConfigured,
                     format!(
                         "the event cannot become configured: it needs {}",
                         missing.join(", ")
@@ -618,8 +619,8 @@ pub async fn gate(
                         )
                     })
                     .collect();
-                return Err(AppError::conflict(
-                    "reconciliation_blocked",
+                return Err(AppError::of(
+                    ErrorCode::ReconciliationBlocked,
                     format!(
                         "the event cannot be reconciled: {} RSU(s) are not reconciled or excluded — {}. Resolve, sync, close or exclude them (server-stub admin report --event-id {event_id})",
                         rep.blocking.len(),
@@ -641,8 +642,8 @@ pub async fn gate(
             .fetch_one(&mut *conn)
             .await?;
             if !done {
-                return Err(AppError::conflict(
-                    "draw_not_completed",
+                return Err(AppError::of(
+                    ErrorCode::DrawNotCompleted,
                     "the event cannot be completed before its draw is completed (the draw is not built yet: DESIGN §7 \"Draw\")",
                 ));
             }

@@ -2,11 +2,16 @@
 //! `rsu-app demo-init`, built with the admin operations.
 
 use chrono::{Duration, Utc};
+use rsu_core::event::EventState;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::admin::*;
+use crate::admin::{
+    create_allocation, create_event, create_operator, create_organization, create_package,
+    create_prize, create_rsu, create_venue, issue_token, transition, NewAllocation, NewEvent,
+    NewOperator, NewOrganization, NewPackage, NewPrize, NewRsu, NewVenue, Transition,
+};
 use crate::error::{AppError, AppResult};
 
 /// The demo is the kiosk's (`rsu_store::demo_config`, `rsu-app demo-init`): the same
@@ -150,12 +155,12 @@ pub async fn demo_seed(pool: &PgPool) -> AppResult<Value> {
         },
     )
     .await?;
-    for to in ["configured", "active"] {
+    for to in [EventState::Configured, EventState::Active] {
         transition(
             pool,
             &Transition {
                 event_id: ev,
-                to: to.into(),
+                to: to.as_str().into(),
                 reason: Some("demo-seed".into()),
             },
         )

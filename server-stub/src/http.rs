@@ -10,13 +10,14 @@
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use rsu_core::wire;
 use serde::de::DeserializeOwned;
 
 use crate::auth::{authenticate, precheck_headers_and_key, Device, Purpose};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use rsu_core::wire::ErrorCode;
 
 /// The largest body of a signed device request other than the journal push.
 pub const DEVICE_BODY_LIMIT: usize = 64 * 1024;
@@ -28,9 +29,8 @@ pub const CLOSEOUT_BODY_LIMIT: usize = 64 * 1024;
 /// Reads the body up to `limit` bytes; a larger body is refused with 413 before it is parsed.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> AppResult<Vec<u8>> {
     let too_large = || {
-        AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+        AppError::of(
+            ErrorCode::BodyTooLarge,
             format!("the request body is larger than {limit} bytes: send smaller batches"),
         )
     };
@@ -50,8 +50,8 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> AppResu
             if text.contains("length limit") {
                 Err(too_large())
             } else {
-                Err(AppError::bad_request(
-                    "bad_body",
+                Err(AppError::of(
+                    ErrorCode::BadBody,
                     "the request body could not be read completely",
                 ))
             }
@@ -62,15 +62,15 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> AppResu
 /// Parses JSON, naming the field that failed (`entries[2].seq: invalid type: …`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
     if bytes.is_empty() {
-        return Err(AppError::bad_request(
-            "malformed_json",
+        return Err(AppError::of(
+            ErrorCode::MalformedJson,
             "the request body is empty: send a JSON object",
         ));
     }
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b == b'[' || b.is_ascii_digit() || *b == b'"' || *b == b'-') {
-        return Err(AppError::bad_request(
-            "invalid_field",
+        return Err(AppError::of(
+            ErrorCode::InvalidField,
             "the request body has the wrong shape: it must be a JSON object",
         ));
     }
@@ -80,12 +80,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
         let inner = e.into_inner();
         use serde_json::error::Category;
         match inner.classify() {
-            Category::Syntax | Category::Eof | Category::Io => AppError::bad_request(
-                "malformed_json",
+            Category::Syntax | Category::Eof | Category::Io => AppError::of(
+                ErrorCode::MalformedJson,
                 format!("the request body is not valid JSON: {inner}"),
             ),
-            Category::Data => AppError::bad_request(
-                "invalid_field",
+            Category::Data => AppError::of(
+                ErrorCode::InvalidField,
                 if path == "." {
                     format!("the request body has the wrong shape: {inner}")
                 } else {
@@ -186,8 +186,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SignedPush<T> {
 /// Checks the bearer admin token (compared with `ring::hmac::verify`).
 pub fn check_admin(st: &AppState, headers: &HeaderMap) -> AppResult<()> {
     let Some(expected) = &st.admin_tag else {
-        return Err(AppError::forbidden(
-            "admin_disabled",
+        return Err(AppError::of(
+            ErrorCode::AdminDisabled,
             "admin HTTP is disabled: set SERVER_STUB_ADMIN_TOKEN on the server",
         ));
     };
@@ -196,14 +196,14 @@ pub fn check_admin(st: &AppState, headers: &HeaderMap) -> AppResult<()> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| {
-            AppError::unauthorized(
-                "missing_admin_token",
+            AppError::of(
+                ErrorCode::MissingAdminToken,
                 "header Authorization: Bearer <admin token> is missing",
             )
         })?;
     ring::hmac::verify(&st.admin_key, given.as_bytes(), expected).map_err(|_| {
-        AppError::unauthorized(
-            "bad_admin_token",
+        AppError::of(
+            ErrorCode::BadAdminToken,
             "header Authorization: the admin token is wrong",
         )
     })

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use rsu_core::wire::ErrorCode;
 use serde_json::Value;
 use server_stub::admin;
 use server_stub::settings::Settings;
@@ -221,8 +222,8 @@ async fn admin_cmd(
         AdminCmd::IncludeRsu(x) => closeout::include_rsu(&pool, &x, by).await,
         AdminCmd::ImportJournal(x) => {
             let text = std::fs::read_to_string(&x.file).map_err(|e| {
-                server_stub::AppError::bad_request(
-                    "bad_export",
+                server_stub::AppError::of(
+                    ErrorCode::BadExport,
                     format!("cannot read {}: {e}", x.file.display()),
                 )
             })?;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::{audit, bad, currency, nonempty};
 use crate::device_config::bump_config_version;
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -124,8 +125,8 @@ pub async fn create_event(pool: &PgPool, a: &NewEvent) -> AppResult<Value> {
             .fetch_optional(pool)
             .await?;
     let Some(org_currency) = org_currency else {
-        return Err(AppError::not_found(
-            "unknown_organization",
+        return Err(AppError::of(
+            ErrorCode::UnknownOrganization,
             format!(
                 "field organizationId: no organization {}",
                 a.organization_id
@@ -185,7 +186,7 @@ pub async fn create_event(pool: &PgPool, a: &NewEvent) -> AppResult<Value> {
     .execute(pool)
     .await?;
     audit(pool, "events", "INSERT", id, None, json!(a)).await?;
-    Ok(json!({"eventId": id, "state": "created"}))
+    Ok(json!({"eventId": id, "state": EventState::Created.as_str()}))
 }
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
@@ -229,15 +230,15 @@ pub async fn transition_in(tx: &mut Transaction<'_, Postgres>, a: &Transition) -
             .fetch_optional(&mut **tx)
             .await?;
     let (org, from, name) = row.ok_or_else(|| {
-        AppError::not_found(
-            "unknown_event",
+        AppError::of(
+            ErrorCode::UnknownEvent,
             format!("field eventId: no event {}", a.event_id),
         )
     })?;
     let from = EventState::parse(&from).ok_or_else(|| AppError::internal("event state", &from))?;
     if !from.can_transition_to(to) {
-        return Err(AppError::conflict(
-            "invalid_transition",
+        return Err(AppError::of(
+            ErrorCode::InvalidTransition,
             format!(
                 "field to: the event is {from} and cannot become {to} (DESIGN §4 state machine)"
             ),
@@ -252,8 +253,8 @@ pub async fn transition_in(tx: &mut Transaction<'_, Postgres>, a: &Transition) -
         .fetch_one(&mut **tx)
         .await?;
         if packages == 0 {
-            return Err(AppError::conflict(
-                "no_packages",
+            return Err(AppError::of(
+                ErrorCode::NoPackages,
                 "the event has no active package: add one before activating it",
             ));
         }

@@ -1,5 +1,6 @@
 //! Revoking device keys.
 
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -7,6 +8,7 @@ use uuid::Uuid;
 
 use super::{bad, nonempty};
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 /// Revoke one key (and every key it registered by rotation), or with `--rsu-id … --all` every
 /// key of an RSU. `admin list-keys --rsu-id …` shows them.
@@ -39,7 +41,11 @@ pub async fn revoke_key(pool: &PgPool, a: &RevokeKey) -> AppResult<Value> {
                 .fetch_optional(&mut *tx)
                 .await?;
             let rsu = rsu.ok_or_else(|| {
-                AppError::not_found("unknown_key", format!("field keyId: no key {key_id}"))
+                AppError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::UnknownKey,
+                    format!("field keyId: no key {key_id}"),
+                )
             })?;
             let ids =
                 crate::lifecycle::revoke_keys_and_successors(&mut tx, rsu, &[key_id], &a.reason)
@@ -52,8 +58,8 @@ pub async fn revoke_key(pool: &PgPool, a: &RevokeKey) -> AppResult<Value> {
                 .fetch_optional(&mut *tx)
                 .await?;
             if found.is_none() {
-                return Err(AppError::not_found(
-                    "unknown_rsu",
+                return Err(AppError::of(
+                    ErrorCode::UnknownRsu,
                     format!("field rsuId: no RSU {rsu}"),
                 ));
             }

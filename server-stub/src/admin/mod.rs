@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 mod allocations;
 mod events;
@@ -32,7 +33,7 @@ pub use rsus::{create_enrollment_token, create_rsu, NewEnrollmentToken, NewRsu};
 pub use venues::{create_venue, NewVenue};
 
 fn bad(field: &str, why: impl std::fmt::Display) -> AppError {
-    AppError::bad_request("invalid_field", format!("field {field}: {why}"))
+    AppError::of(ErrorCode::InvalidField, format!("field {field}: {why}"))
 }
 
 pub(crate) fn nonempty(field: &str, v: &str) -> AppResult<()> {
@@ -53,8 +54,8 @@ pub(crate) async fn org_exists(pool: &PgPool, id: Uuid) -> AppResult<()> {
         .fetch_optional(pool)
         .await?;
     found.map(|_| ()).ok_or_else(|| {
-        AppError::not_found(
-            "unknown_organization",
+        AppError::of(
+            ErrorCode::UnknownOrganization,
             format!("field organizationId: no organization {id}"),
         )
     })
@@ -98,7 +99,10 @@ pub(crate) async fn event_facts(pool: &PgPool, id: Uuid) -> AppResult<EventFacts
     .fetch_optional(pool)
     .await?;
     let (org, state, currency, price_lock) = row.ok_or_else(|| {
-        AppError::not_found("unknown_event", format!("field eventId: no event {id}"))
+        AppError::of(
+            ErrorCode::UnknownEvent,
+            format!("field eventId: no event {id}"),
+        )
     })?;
     let state = EventState::parse(&state)
         .ok_or_else(|| AppError::internal("event state", format!("unknown state {state}")))?;

@@ -11,6 +11,7 @@ use super::{audit, bad, nonempty, org_exists};
 use crate::crypto::random_bytes;
 use crate::device_config::bump_config_version;
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -59,8 +60,8 @@ pub async fn create_operator(pool: &PgPool, a: &NewOperator) -> AppResult<Value>
     .await
     .map_err(|e| AppError::internal("pin check", e))?;
     if taken {
-        return Err(AppError::conflict(
-            "pin_taken",
+        return Err(AppError::of(
+            ErrorCode::PinTaken,
             "field pin: another operator of this organization already has this PIN; choose a different one (PINs are unique per organization, so a PIN says who logs in)",
         ));
     }

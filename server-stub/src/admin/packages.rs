@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{audit, bad, event_facts, nonempty};
 use crate::device_config::bump_config_version;
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -47,8 +48,8 @@ pub async fn create_package(pool: &PgPool, a: &NewPackage) -> AppResult<Value> {
     if matches!(ev.state, EventState::Completed | EventState::Cancelled)
         || ev.state.is_reconciled_or_later()
     {
-        return Err(AppError::conflict(
-            "event_closed",
+        return Err(AppError::of(
+            ErrorCode::EventClosed,
             format!("the event is {}: packages can no longer change", ev.state),
         ));
     }
@@ -110,8 +111,8 @@ pub async fn set_package_price(pool: &PgPool, a: &SetPackagePrice) -> AppResult<
             .fetch_optional(pool)
             .await?;
     let (event_id, old) = ev_id.ok_or_else(|| {
-        AppError::not_found(
-            "unknown_package",
+        AppError::of(
+            ErrorCode::UnknownPackage,
             format!("field packageId: no package {}", a.package_id),
         )
     })?;
@@ -129,8 +130,8 @@ pub async fn set_package_price(pool: &PgPool, a: &SetPackagePrice) -> AppResult<
         .fetch_one(pool)
         .await?;
         if been_active {
-            return Err(AppError::conflict(
-                "price_locked",
+            return Err(AppError::of(
+                ErrorCode::PriceLocked,
                 format!(
                     "the event is {} and has been active, and its jurisdiction profile locks prices (priceLock): the price cannot change, since devices may hold offline sales at this price; add a new package instead",
                     ev.state

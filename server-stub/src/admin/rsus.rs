@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{audit, bad, nonempty, org_exists};
 use crate::crypto::{random_bytes, sha256};
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -130,8 +131,8 @@ pub async fn create_enrollment_token(pool: &PgPool, a: &NewEnrollmentToken) -> A
         .fetch_optional(pool)
         .await?;
     if found.is_none() {
-        return Err(AppError::not_found(
-            "unknown_rsu",
+        return Err(AppError::of(
+            ErrorCode::UnknownRsu,
             format!("field rsuId: no RSU {}", a.rsu_id),
         ));
     }

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::error::{AppError, Internal};
 use crate::state::AppState;
+use rsu_core::wire::ErrorCode;
 
 pub mod admin;
 pub mod device;
@@ -34,8 +35,8 @@ async fn log_internal_errors(res: Response) -> Response {
 }
 
 async fn not_found() -> AppError {
-    AppError::not_found(
-        "no_such_endpoint",
+    AppError::of(
+        ErrorCode::NoSuchEndpoint,
         "no endpoint at this path and method: see docs/protocol.md",
     )
 }

@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::{Admin, AdminJson, CLOSEOUT_BODY_LIMIT};
 use crate::report;
 use crate::state::AppState;
+use rsu_core::wire::ErrorCode;
 
 pub async fn create(
     State(st): State<AppState>,
@@ -42,8 +43,8 @@ pub async fn report(
     Path(id): Path<String>,
 ) -> AppResult<Json<report::Report>> {
     let id = Uuid::parse_str(&id).map_err(|_| {
-        AppError::not_found(
-            "unknown_event",
+        AppError::of(
+            ErrorCode::UnknownEvent,
             format!("no event {id:?}: the path needs an event id (a UUID)"),
         )
     })?;

@@ -14,6 +14,7 @@ use crate::http::{AdminBytes, AdminJson, CLOSEOUT_BODY_LIMIT};
 use crate::import::{self, ImportQuery, ImportReport, MAX_IMPORT_BYTES};
 use crate::lifecycle::{self, ReleaseWithheld, SetRsuState};
 use crate::state::AppState;
+use rsu_core::wire::ErrorCode;
 
 pub async fn create(
     State(st): State<AppState>,
@@ -63,7 +64,7 @@ pub async fn import_journal(
     AdminBytes(bytes): AdminBytes<MAX_IMPORT_BYTES>,
 ) -> AppResult<Json<ImportReport>> {
     let text = std::str::from_utf8(&bytes)
-        .map_err(|_| AppError::bad_request("bad_export", "the body is not UTF-8 text"))?;
+        .map_err(|_| AppError::of(ErrorCode::BadExport, "the body is not UTF-8 text"))?;
     let file = import::parse_export(text)?;
     Ok(Json(
         import::import_export(&st.pool, q.rsu_id, &file, |_, _| {}).await?,

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use rsu_core::wire::{self, EnrollRequest, EnrollResponse};
@@ -16,6 +17,7 @@ use crate::device_config::{bump_config_version, system_rsu_settings};
 use crate::error::{AppError, AppResult};
 use crate::http::{parse_json, read_body, DEVICE_BODY_LIMIT};
 use crate::state::AppState;
+use rsu_core::wire::ErrorCode;
 
 /// Row shapes of two queries (tuples, to keep the SQL next to its use).
 type TokenRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
@@ -34,8 +36,8 @@ pub async fn enroll(
 /// Enrolls a device with a one-time token: registers its key and starts a new epoch.
 pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<EnrollResponse> {
     let public_key = wire::parse_public_key_hex(&req.public_key).map_err(|_| {
-        AppError::bad_request(
-            "invalid_field",
+        AppError::of(
+            ErrorCode::InvalidField,
             "field publicKey must be the 32-byte Ed25519 public key as 64 hex digits",
         )
     })?;
@@ -45,8 +47,8 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
         ("appHash", &req.app_hash, 200),
     ] {
         if v.trim().is_empty() || v.len() > max {
-            return Err(AppError::bad_request(
-                "invalid_field",
+            return Err(AppError::of(
+                ErrorCode::InvalidField,
                 format!("field {name} must be 1 to {max} characters"),
             ));
         }
@@ -60,21 +62,21 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
     .fetch_optional(&mut *tx)
     .await?;
     let Some((token_id, rsu_id, expires_at, used_at)) = token else {
-        return Err(AppError::unauthorized(
-            "bad_token",
+        return Err(AppError::of(
+            ErrorCode::BadToken,
             "field token is not a valid enrollment token: ask the administrator for a new one",
         ));
     };
     if used_at.is_some() {
-        return Err(AppError::unauthorized(
-            "token_used",
+        return Err(AppError::of(
+            ErrorCode::TokenUsed,
             "field token was already used: enrollment tokens work once, ask for a new one",
         ));
     }
     let now = Utc::now();
     if expires_at <= now {
-        return Err(AppError::unauthorized(
-            "token_expired",
+        return Err(AppError::of(
+            ErrorCode::TokenExpired,
             format!("field token expired at {expires_at}: ask for a new one"),
         ));
     }
@@ -90,8 +92,8 @@ pub async fn enroll_device(pool: &PgPool, req: &EnrollRequest) -> AppResult<Enro
     .await?;
     let (rsu_no, current_epoch, org_id, org_name, license, prefix, usable) = rsu;
     if !usable {
-        return Err(AppError::forbidden(
-            "rsu_disabled",
+        return Err(AppError::of(
+            ErrorCode::RsuDisabled,
             "this RSU is disabled and cannot be enrolled",
         ));
     }
@@ -225,8 +227,8 @@ async fn check_continuity(
     req: &EnrollRequest,
 ) -> AppResult<()> {
     if c.rsu_id != rsu_id {
-        return Err(AppError::conflict(
-            "wrong_rsu",
+        return Err(AppError::of(
+            ErrorCode::WrongRsu,
             format!(
                 "field continuity.rsuId: this device is RSU {} but the token enrolls RSU {rsu_no} ({rsu_id}): \
                  ask for a token of the device's own RSU (the token is still usable)",
@@ -242,8 +244,8 @@ async fn check_continuity(
     .fetch_optional(&mut **tx)
     .await?;
     let Some((public_key, revoked_reason)) = key else {
-        return Err(AppError::unauthorized(
-            "unknown_key",
+        return Err(AppError::of(
+            ErrorCode::UnknownKey,
             format!(
                 "field continuity.keyId: {} is not a key of this RSU",
                 c.key_id
@@ -252,15 +254,15 @@ async fn check_continuity(
     };
     let msg = wire::continuity_message(rsu_id, c.key_id, &req.token, &req.public_key);
     wire::verify_signature(&public_key, &msg, &c.signature).map_err(|e| {
-        AppError::unauthorized(
-            "bad_signature",
+        AppError::of(
+            ErrorCode::BadSignature,
             format!("field continuity.signature: {e} (see docs/protocol.md \"Recovery\")"),
         )
     })?;
     match revoked_reason.as_deref() {
         None | Some("re-enrolled") | Some("superseded") => Ok(()),
-        Some(reason) => Err(AppError::forbidden(
-            "key_revoked",
+        Some(reason) => Err(AppError::new(
+            StatusCode::FORBIDDEN, ErrorCode::KeyRevoked,
             format!(
                 "the previous key {} was revoked by an administrator ({reason}): this database cannot \
                  continue; export its journal (rsu-app export) and give it to the administrator",

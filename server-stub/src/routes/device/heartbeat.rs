@@ -9,13 +9,14 @@ use rsu_core::wire::{HeartbeatRequest, HeartbeatResponse};
 use crate::error::{AppError, AppResult};
 use crate::http::SignedJson;
 use crate::state::AppState;
+use rsu_core::wire::ErrorCode;
 
 pub async fn heartbeat(
     State(st): State<AppState>,
     SignedJson(dev, req): SignedJson<HeartbeatRequest>,
 ) -> AppResult<Json<HeartbeatResponse>> {
     let epoch = i32::try_from(req.epoch)
-        .map_err(|_| AppError::bad_request("invalid_field", "field epoch is out of range"))?;
+        .map_err(|_| AppError::of(ErrorCode::InvalidField, "field epoch is out of range"))?;
     let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let acked: Option<i64> = sqlx::query_scalar(
         "UPDATE rsu_epochs SET reported_last_seq = $3, pending_count = $4, oldest_pending_age_secs = $5,
@@ -33,8 +34,8 @@ pub async fn heartbeat(
     .fetch_optional(&st.pool)
     .await?;
     let Some(acked) = acked else {
-        return Err(AppError::conflict(
-            "unknown_epoch",
+        return Err(AppError::of(
+            ErrorCode::UnknownEpoch,
             format!(
                 "field epoch: epoch {} of this RSU was never enrolled",
                 req.epoch

@@ -11,6 +11,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::SignedPush;
 use crate::ingest::IncomingPush;
 use crate::state::AppState;
+use rsu_core::wire::ErrorCode;
 
 pub async fn journal(
     State(st): State<AppState>,
@@ -41,8 +42,8 @@ pub async fn journal(
             .take_while(|e| e.body.created_at < dev.key_expires_at)
             .count();
         if keep == 0 {
-            return Err(AppError::unauthorized(
-                "key_expired",
+            return Err(AppError::of(
+                ErrorCode::KeyExpired,
                 format!(
                     "key {} expired at {}; these entries were made after that: rotate the key or enroll again",
                     dev.key_id, dev.key_expires_at

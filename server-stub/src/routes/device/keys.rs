@@ -12,14 +12,15 @@ use crate::device_config::system_rsu_settings;
 use crate::error::{AppError, AppResult};
 use crate::http::SignedJson;
 use crate::state::AppState;
+use rsu_core::wire::ErrorCode;
 
 pub async fn rotate_key(
     State(st): State<AppState>,
     SignedJson(dev, req): SignedJson<RotateKeyRequest>,
 ) -> AppResult<Json<RotateKeyResponse>> {
     let public_key = wire::parse_public_key_hex(&req.public_key).map_err(|_| {
-        AppError::bad_request(
-            "invalid_field",
+        AppError::of(
+            ErrorCode::InvalidField,
             "field publicKey must be the 32-byte Ed25519 public key as 64 hex digits",
         )
     })?;
@@ -37,8 +38,8 @@ pub async fn rotate_key(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(next) = successor {
-        return Err(AppError::conflict(
-            "key_succeeded",
+        return Err(AppError::of(
+            ErrorCode::KeySucceeded,
             format!(
                 "key {} was already replaced by key {next}, which has been used: sign with that key",
                 dev.key_id
@@ -69,8 +70,8 @@ pub async fn rotate_key(
                 server_time: Utc::now(),
             }));
         }
-        return Err(AppError::conflict(
-            "key_in_use",
+        return Err(AppError::of(
+            ErrorCode::KeyInUse,
             "field publicKey: this public key is already registered: generate a new key pair",
         ));
     }
