@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::device_config::bump_config_version;
+use crate::config_version::bump_config_version;
 use crate::error::{AppError, AppResult};
 use rsu_core::wire::ErrorCode;
 

@@ -7,6 +7,9 @@
 //! Who did it: the CLI's `--by NAME` (or SERVER_STUB_ADMIN_NAME, or the login name in USER),
 //! the `X-Admin-Name` header over HTTP. There are no admin accounts yet (DESIGN §7 "People"), so
 //! the name is recorded as given.
+//!
+//! Why this file is over 600 lines: resolve, exclusions and the draw gate share the event,
+//! exception and allocation queries; its HTTP handlers already moved to `routes/admin/`.
 
 use rsu_core::event::EventState;
 use serde::{Deserialize, Serialize};

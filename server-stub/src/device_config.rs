@@ -1,6 +1,6 @@
 //! What `GET /v1/rsu/config` serves a device: the organization, the RSU, the system settings,
 //! the events it may sell (with packages, prizes, jackpot), its allocations, operators and pending
-//! commands; and the configuration version every change that a device must pull bumps.
+//! commands.
 
 use chrono::{DateTime, Utc};
 use rsu_core::config::{
@@ -10,7 +10,7 @@ use rsu_core::config::{
 use rsu_core::event::{jackpot, EventState, JackpotRule, Package};
 use rsu_core::money::{Currency, Money};
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::Device;
@@ -48,17 +48,6 @@ type PackageDbRow = (
     Option<DateTime<Utc>>,
 );
 type PrizeDbRow = (Uuid, String, String, Option<i64>, Option<i32>, i16, i16);
-
-pub async fn bump_config_version(
-    tx: &mut Transaction<'_, Postgres>,
-    org_id: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE organizations SET config_version = config_version + 1, updated_at = NOW() WHERE id = $1")
-        .bind(org_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
 
 #[derive(sqlx::FromRow)]
 struct EventDbRow {

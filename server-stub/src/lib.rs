@@ -6,6 +6,7 @@ pub mod admin;
 pub mod allocations;
 pub mod auth;
 pub mod closeout;
+pub mod config_version;
 pub mod copy;
 pub mod crypto;
 pub mod db;

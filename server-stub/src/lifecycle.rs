@@ -378,7 +378,7 @@ pub async fn release_withheld(pool: &PgPool, a: &ReleaseWithheld) -> AppResult<V
         .bind(a.rsu_id)
         .fetch_one(&mut *tx)
         .await?;
-    crate::device_config::bump_config_version(&mut tx, org).await?;
+    crate::config_version::bump_config_version(&mut tx, org).await?;
     tx.commit().await?;
     Ok(json!({"rsuId": a.rsu_id, "ranges": ranges}))
 }

@@ -6,6 +6,9 @@
 //! The database comes from `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
 //! each [`TestDb`] creates its own database `rsu_t_<pid>_<n>` and drops it again. Databases left
 //! by crashed test processes are dropped by the next run.
+//!
+//! Compiled only with the `testkit` feature (tests and benches), never in the product. Why this
+//! file is over 600 lines: the simulated device (entries, payloads, signed requests) is one type.
 
 use anyhow::{bail, Context};
 use axum::body::Body;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{bad, event_facts};
 use crate::allocations::{carve_allocation, insert_allocation};
-use crate::device_config::bump_config_version;
+use crate::config_version::bump_config_version;
 use crate::error::AppResult;
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]

@@ -9,7 +9,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{audit, bad, currency, nonempty};
-use crate::device_config::bump_config_version;
+use crate::config_version::bump_config_version;
 use crate::error::{AppError, AppResult};
 use rsu_core::wire::ErrorCode;
 

@@ -8,8 +8,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{audit, bad, nonempty, org_exists};
+use crate::config_version::bump_config_version;
 use crate::crypto::random_bytes;
-use crate::device_config::bump_config_version;
 use crate::error::{AppError, AppResult};
 use rsu_core::wire::ErrorCode;
 

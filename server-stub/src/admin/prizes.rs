@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{audit, bad, event_facts, nonempty};
-use crate::device_config::bump_config_version;
+use crate::config_version::bump_config_version;
 use crate::error::AppResult;
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]

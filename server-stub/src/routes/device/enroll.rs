@@ -12,8 +12,9 @@ use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::config_version::bump_config_version;
 use crate::crypto::{random_bytes, sha256};
-use crate::device_config::{bump_config_version, system_rsu_settings};
+use crate::device_config::system_rsu_settings;
 use crate::error::{AppError, AppResult};
 use crate::http::{parse_json, read_body, DEVICE_BODY_LIMIT};
 use crate::state::AppState;
