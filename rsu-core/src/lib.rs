@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod draw;
+mod error_code;
 pub mod event;
 pub mod export;
 pub mod ids;

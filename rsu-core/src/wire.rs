@@ -14,6 +14,7 @@ use std::fmt;
 use uuid::Uuid;
 
 use crate::config::{AllocationConfig, DeviceConfig};
+pub use crate::error_code::ErrorCode;
 use crate::journal::{rfc3339_millis, ChainHash, JournalEntry};
 
 /// The protocol version, the first segment of every path.

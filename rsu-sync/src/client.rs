@@ -3,7 +3,7 @@
 //! device's clock offset, so the next signature is inside the server's ±300 s window.
 
 use chrono::{DateTime, Utc};
-use rsu_core::wire::{self, DeviceKey, ErrorBody};
+use rsu_core::wire::{self, DeviceKey, ErrorBody, ErrorCode};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -124,7 +124,7 @@ pub fn status_error(status: u16, body: &[u8]) -> SyncError {
             message,
             server_time,
         },
-        409 if code == "gap" => match expected {
+        409 if ErrorCode::Gap.is(&code) => match expected {
             Some(expected) => SyncError::Gap { expected },
             None => SyncError::BadAnswer("a 409 gap without expectedSeq".into()),
         },

@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use rsu_core::wire::{
-    self, ConfigResponse, EntryResult, EntryStatus, HeartbeatRequest, HeartbeatResponse,
+    self, ConfigResponse, EntryResult, EntryStatus, ErrorCode, HeartbeatRequest, HeartbeatResponse,
     PushRequest, PushResponse, TopUpRequest, TopUpResponse,
 };
 use rsu_store::{EntryOutcome, Store, SyncIdentity, SyncResult};
@@ -443,7 +443,7 @@ impl Engine {
                     ref code,
                     server_time: Some(_),
                     ..
-                }) if code == "clock_skew" && !retried => {
+                }) if ErrorCode::ClockSkew.is(code) && !retried => {
                     retried = true;
                     tracing::warn!(
                         offset_ms = self.client.offset_ms(),

@@ -2,6 +2,7 @@
 //! daemon retries everything that can succeed later) or what a person must do.
 
 use chrono::{DateTime, Utc};
+use rsu_core::wire::ErrorCode;
 use rsu_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +87,7 @@ impl SyncError {
                 | SyncError::Gap { .. }
                 | SyncError::TooLarge
                 | SyncError::BadAnswer(_)
-        ) || matches!(self, SyncError::Unauthorized { code, .. } if code == "clock_skew" || code == "nonce_reused")
+        ) || matches!(self, SyncError::Unauthorized { code, .. }
+            if ErrorCode::ClockSkew.is(code) || ErrorCode::NonceReused.is(code))
     }
 }

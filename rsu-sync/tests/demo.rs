@@ -13,7 +13,7 @@ use server_stub::testkit::TestDb;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_demo_seed_is_the_kiosk_demo() {
     let db = TestDb::create().await.expect("test database");
-    let seeded = server_stub::admin::demo_seed(&db.pool).await.expect("seed");
+    let seeded = server_stub::demo::demo_seed(&db.pool).await.expect("seed");
     let token = seeded["enrollmentToken"].as_str().unwrap().to_string();
     let server = Server::start(&db.url);
     let dir = tempfile::tempdir().unwrap();

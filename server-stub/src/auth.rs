@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 /// Which endpoint is being authenticated: only the journal push accepts an expired key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,20 +37,23 @@ pub struct Device {
 
 fn header<'a>(h: &'a HeaderMap, name: &'static str) -> AppResult<&'a str> {
     let v = h.get(name).ok_or_else(|| {
-        AppError::unauthorized(
-            "missing_header",
+        AppError::of(
+            ErrorCode::MissingHeader,
             format!("header {name} is missing: every device request must be signed"),
         )
     })?;
     v.to_str().map_err(|_| {
-        AppError::unauthorized("bad_header", format!("header {name} is not visible ASCII"))
+        AppError::of(
+            ErrorCode::BadHeader,
+            format!("header {name} is not visible ASCII"),
+        )
     })
 }
 
 fn uuid_header(h: &HeaderMap, name: &'static str) -> AppResult<Uuid> {
     let s = header(h, name)?;
     Uuid::parse_str(s)
-        .map_err(|_| AppError::unauthorized("bad_header", format!("header {name} is not a UUID")))
+        .map_err(|_| AppError::of(ErrorCode::BadHeader, format!("header {name} is not a UUID")))
 }
 
 /// Checks headers, clock window, key, signature and nonce, in that order.
@@ -65,8 +69,8 @@ pub async fn authenticate(
     let key_id = uuid_header(headers, wire::HEADER_KEY_ID)?;
     let ts_text = header(headers, wire::HEADER_TIMESTAMP)?;
     let timestamp: i64 = ts_text.parse().map_err(|_| {
-        AppError::unauthorized(
-            "bad_header",
+        AppError::of(
+            ErrorCode::BadHeader,
             format!(
                 "header {} must be Unix seconds as a decimal integer, got {ts_text:?}",
                 wire::HEADER_TIMESTAMP
@@ -75,15 +79,18 @@ pub async fn authenticate(
     })?;
     let nonce = header(headers, wire::HEADER_NONCE)?;
     wire::check_nonce(nonce).map_err(|e| {
-        AppError::unauthorized("bad_header", format!("header {}: {e}", wire::HEADER_NONCE))
+        AppError::of(
+            ErrorCode::BadHeader,
+            format!("header {}: {e}", wire::HEADER_NONCE),
+        )
     })?;
     let signature = header(headers, wire::HEADER_SIGNATURE)?;
 
     let now = Utc::now();
     let skew = timestamp - now.timestamp();
     if skew.abs() > wire::CLOCK_WINDOW_SECS {
-        return Err(AppError::unauthorized(
-            "clock_skew",
+        return Err(AppError::of(
+            ErrorCode::ClockSkew,
             format!(
                 "header {} is {skew} s from the server clock (allowed ±{} s): correct the clock with serverTime and sign again",
                 wire::HEADER_TIMESTAMP,
@@ -107,8 +114,8 @@ pub async fn authenticate(
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else {
-        return Err(AppError::unauthorized(
-            "unknown_key",
+        return Err(AppError::of(
+            ErrorCode::UnknownKey,
             format!("key {key_id} is not registered for RSU {rsu_id}: enroll the device again"),
         ));
     };
@@ -128,8 +135,8 @@ pub async fn authenticate(
         body_sha256_hex: &body_hash,
     };
     wire::verify_signature(&row.public_key, &parts.string_to_sign(), signature).map_err(|e| {
-        AppError::unauthorized(
-            "bad_signature",
+        AppError::of(
+            ErrorCode::BadSignature,
             format!(
                 "header {}: {e} (see docs/protocol.md for the exact signed bytes)",
                 wire::HEADER_SIGNATURE
@@ -138,15 +145,15 @@ pub async fn authenticate(
     })?;
 
     if row.revoked_at.is_some() {
-        return Err(AppError::unauthorized(
-            "key_revoked",
+        return Err(AppError::of(
+            ErrorCode::KeyRevoked,
             format!("key {key_id} was revoked: enroll the device again"),
         ));
     }
     let key_expired = row.expires_at <= now;
     if key_expired && purpose != Purpose::Journal {
-        return Err(AppError::unauthorized(
-            "key_expired",
+        return Err(AppError::of(
+            ErrorCode::KeyExpired,
             format!(
                 "key {key_id} expired at {}: ask the administrator for an enrollment token and enroll again (rsu-syncd enroll --token …); entries still pending are kept and sent with the new key",
                 row.expires_at
@@ -154,8 +161,8 @@ pub async fn authenticate(
         ));
     }
     if !row.is_active || row.state == "decommissioned" || row.state == "lost" || !row.org_active {
-        return Err(AppError::forbidden(
-            "rsu_disabled",
+        return Err(AppError::of(
+            ErrorCode::RsuDisabled,
             format!(
                 "RSU {rsu_id} is {} and may not sync: ask the administrator",
                 if row.is_active {
@@ -198,6 +205,77 @@ pub async fn authenticate(
     })
 }
 
+/// The checks of `authenticate` that need no body, made before the body is read: every header
+/// present and well-formed, the timestamp inside the clock window, the key registered for the
+/// RSU. Answers as `authenticate` does (401 with the same codes, in the same order).
+pub async fn precheck_headers_and_key(pool: &PgPool, headers: &HeaderMap) -> AppResult<()> {
+    let get = |name: &'static str| -> AppResult<&str> {
+        headers
+            .get(name)
+            .ok_or_else(|| {
+                AppError::of(
+                    ErrorCode::MissingHeader,
+                    format!("header {name} is missing: every device request must be signed"),
+                )
+            })?
+            .to_str()
+            .map_err(|_| {
+                AppError::of(
+                    ErrorCode::BadHeader,
+                    format!("header {name} is not visible ASCII"),
+                )
+            })
+    };
+    let uuid = |name: &'static str| -> AppResult<Uuid> {
+        Uuid::parse_str(get(name)?)
+            .map_err(|_| AppError::of(ErrorCode::BadHeader, format!("header {name} is not a UUID")))
+    };
+    let rsu_id = uuid(wire::HEADER_RSU_ID)?;
+    let key_id = uuid(wire::HEADER_KEY_ID)?;
+    let ts_text = get(wire::HEADER_TIMESTAMP)?;
+    let timestamp: i64 = ts_text.parse().map_err(|_| {
+        AppError::of(
+            ErrorCode::BadHeader,
+            format!(
+                "header {} must be Unix seconds as a decimal integer, got {ts_text:?}",
+                wire::HEADER_TIMESTAMP
+            ),
+        )
+    })?;
+    let nonce = get(wire::HEADER_NONCE)?;
+    wire::check_nonce(nonce).map_err(|e| {
+        AppError::of(
+            ErrorCode::BadHeader,
+            format!("header {}: {e}", wire::HEADER_NONCE),
+        )
+    })?;
+    get(wire::HEADER_SIGNATURE)?;
+    let skew = timestamp - Utc::now().timestamp();
+    if skew.abs() > wire::CLOCK_WINDOW_SECS {
+        return Err(AppError::of(
+            ErrorCode::ClockSkew,
+            format!(
+                "header {} is {skew} s from the server clock (allowed ±{} s): correct the clock with serverTime and sign again",
+                wire::HEADER_TIMESTAMP,
+                wire::CLOCK_WINDOW_SECS
+            ),
+        ));
+    }
+    let known: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rsu_keys WHERE id = $1 AND rsu_id = $2)")
+            .bind(key_id)
+            .bind(rsu_id)
+            .fetch_one(pool)
+            .await?;
+    if !known {
+        return Err(AppError::of(
+            ErrorCode::UnknownKey,
+            format!("key {key_id} is not registered for RSU {rsu_id}: enroll the device again"),
+        ));
+    }
+    Ok(())
+}
+
 /// Records a nonce; a nonce already seen for this key is refused (401 `nonce_reused`).
 pub async fn record_nonce<'e, E: sqlx::PgExecutor<'e>>(
     executor: E,
@@ -223,8 +301,8 @@ pub async fn record_nonce<'e, E: sqlx::PgExecutor<'e>>(
 
 /// The answer to a nonce already seen for this key (401 `nonce_reused`).
 pub fn nonce_reused() -> AppError {
-    AppError::unauthorized(
-        "nonce_reused",
+    AppError::of(
+        ErrorCode::NonceReused,
         format!(
             "header {} was already used: every request, retries included, needs a fresh nonce",
             wire::HEADER_NONCE

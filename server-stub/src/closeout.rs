@@ -7,19 +7,19 @@
 //! Who did it: the CLI's `--by NAME` (or SERVER_STUB_ADMIN_NAME, or the login name in USER),
 //! the `X-Admin-Name` header over HTTP. There are no admin accounts yet (DESIGN §7 "People"), so
 //! the name is recorded as given.
+//!
+//! Why this file is over 600 lines: resolve, exclusions and the draw gate share the event,
+//! exception and allocation queries; its HTTP handlers already moved to `routes/admin/`.
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::Json;
 use rsu_core::event::EventState;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::error::{parse_json, AppError, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::report;
+use rsu_core::wire::ErrorCode;
 
 /// The HTTP header naming the person behind an admin request.
 pub const HEADER_ADMIN_NAME: &str = "x-admin-name";
@@ -49,8 +49,8 @@ fn require_actor(by: Option<&str>, what: &str) -> AppResult<String> {
         .filter(|b| !b.is_empty())
         .map(str::to_string)
         .ok_or_else(|| {
-            AppError::bad_request(
-                "missing_admin_name",
+            AppError::of(
+                ErrorCode::MissingAdminName,
                 format!(
                     "say who {what}: `--by NAME` (or SERVER_STUB_ADMIN_NAME) on the CLI, header X-Admin-Name over HTTP"
                 ),
@@ -59,7 +59,7 @@ fn require_actor(by: Option<&str>, what: &str) -> AppResult<String> {
 }
 
 fn bad(field: &str, why: impl std::fmt::Display) -> AppError {
-    AppError::bad_request("invalid_field", format!("field {field}: {why}"))
+    AppError::of(ErrorCode::InvalidField, format!("field {field}: {why}"))
 }
 
 async fn audit(
@@ -139,8 +139,8 @@ pub async fn resolve(pool: &PgPool, a: &Resolve, by: Option<&str>) -> AppResult<
             .iter()
             .map(|r| format!("epoch {} seq {}", r.1, r.2))
             .collect();
-        return Err(AppError::conflict(
-            "ambiguous_entry",
+        return Err(AppError::of(
+            ErrorCode::AmbiguousEntry,
             format!(
                 "entry id {} is used by {} open entries ({}): add --seq to say which one; nothing changed",
                 a.entry_id,
@@ -213,23 +213,23 @@ pub async fn resolve(pool: &PgPool, a: &Resolve, by: Option<&str>) -> AppResult<
             .fetch_optional(&mut *tx)
             .await?;
     Err(match applied {
-        Some(seq) => AppError::conflict(
-            "not_an_exception",
+        Some(seq) => AppError::of(
+            ErrorCode::NotAnException,
             format!(
                 "entry {} (seq {seq}) was applied: only rejected or conflicting entries are resolved",
                 a.entry_id
             ),
         ),
-        None if a.seq.is_some() => AppError::not_found(
-            "unknown_entry",
+        None if a.seq.is_some() => AppError::of(
+            ErrorCode::UnknownEntry,
             format!(
                 "field entryId/seq: no rejected or conflicting entry {} at seq {}",
                 a.entry_id,
                 a.seq.unwrap_or(0)
             ),
         ),
-        None => AppError::not_found(
-            "unknown_entry",
+        None => AppError::of(
+            ErrorCode::UnknownEntry,
             format!(
                 "field entryId: no journal entry or seq conflict {}; the report lists them under exceptions[].id",
                 a.entry_id
@@ -246,8 +246,8 @@ fn already_resolved(
     by: &Option<String>,
     note: &Option<String>,
 ) -> AppError {
-    AppError::conflict(
-        "already_resolved",
+    AppError::of(
+        ErrorCode::AlreadyResolved,
         format!(
             "entry {id} (epoch {epoch} seq {seq}) was already resolved at {} by {}: {:?}; nothing changed",
             rsu_core::journal::format_time(at),
@@ -322,15 +322,15 @@ async fn lock_event_for_exclusion(conn: &mut PgConnection, event_id: Uuid) -> Ap
             .fetch_optional(&mut *conn)
             .await?;
     let (org, state) = row.ok_or_else(|| {
-        AppError::not_found(
-            "unknown_event",
+        AppError::of(
+            ErrorCode::UnknownEvent,
             format!("field eventId: no event {event_id}"),
         )
     })?;
     let st = EventState::parse(&state).ok_or_else(|| AppError::internal("event state", &state))?;
     if st.is_reconciled_or_later() || st == EventState::Cancelled {
-        return Err(AppError::conflict(
-            "event_closed",
+        return Err(AppError::of(
+            ErrorCode::EventClosed,
             format!("the event is {state}: its exclusions can no longer change"),
         ));
     }
@@ -357,14 +357,14 @@ pub async fn exclude_rsu(pool: &PgPool, a: &ExcludeRsu, by: Option<&str>) -> App
             .await?;
     match rsu_org {
         None => {
-            return Err(AppError::not_found(
-                "unknown_rsu",
+            return Err(AppError::of(
+                ErrorCode::UnknownRsu,
                 format!("field rsuId: no RSU {}", a.rsu_id),
             ))
         }
         Some(o) if o != org => {
-            return Err(AppError::forbidden(
-                "other_organization",
+            return Err(AppError::of(
+                ErrorCode::OtherOrganization,
                 format!(
                     "field rsuId: RSU {} belongs to another organization than event {}; nothing changed",
                     a.rsu_id, a.event_id
@@ -381,8 +381,8 @@ pub async fn exclude_rsu(pool: &PgPool, a: &ExcludeRsu, by: Option<&str>) -> App
     .fetch_one(&mut *tx)
     .await?;
     if allocations == 0 {
-        return Err(AppError::conflict(
-            "no_allocation",
+        return Err(AppError::of(
+            ErrorCode::NoAllocation,
             format!(
                 "RSU {} holds no allocation in event {}: there is nothing to exclude",
                 a.rsu_id, a.event_id
@@ -398,8 +398,8 @@ pub async fn exclude_rsu(pool: &PgPool, a: &ExcludeRsu, by: Option<&str>) -> App
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((at, who, why)) = existing {
-        return Err(AppError::conflict(
-            "already_excluded",
+        return Err(AppError::of(
+            ErrorCode::AlreadyExcluded,
             format!(
                 "RSU {} is already excluded from this event (at {} by {who}: {why}); nothing changed",
                 a.rsu_id,
@@ -508,8 +508,8 @@ pub async fn include_rsu(pool: &PgPool, a: &IncludeRsu, by: Option<&str>) -> App
     .fetch_optional(&mut *tx)
     .await?;
     let Some((id, why, lost)) = row else {
-        return Err(AppError::conflict(
-            "not_excluded",
+        return Err(AppError::of(
+            ErrorCode::NotExcluded,
             format!(
                 "RSU {} is not excluded from event {}; nothing changed",
                 a.rsu_id, a.event_id
@@ -586,8 +586,8 @@ pub async fn gate(
                 missing.push("a prize (admin add-prize)");
             }
             if !missing.is_empty() {
-                return Err(AppError::conflict(
-                    "not_configured",
+                return Err(AppError::of(
+                    ErrorCode::NotConfigured,
                     format!(
                         "the event cannot become configured: it needs {}",
                         missing.join(", ")
@@ -622,8 +622,8 @@ pub async fn gate(
                         )
                     })
                     .collect();
-                return Err(AppError::conflict(
-                    "reconciliation_blocked",
+                return Err(AppError::of(
+                    ErrorCode::ReconciliationBlocked,
                     format!(
                         "the event cannot be reconciled: {} RSU(s) are not reconciled or excluded — {}. Resolve, sync, close or exclude them (server-stub admin report --event-id {event_id})",
                         rep.blocking.len(),
@@ -645,8 +645,8 @@ pub async fn gate(
             .fetch_one(&mut *conn)
             .await?;
             if !done {
-                return Err(AppError::conflict(
-                    "draw_not_completed",
+                return Err(AppError::of(
+                    ErrorCode::DrawNotCompleted,
                     "the event cannot be completed before its draw is completed: run admin draw --event-id EV (docs/draw.md), which completes it",
                 ));
             }
@@ -656,77 +656,9 @@ pub async fn gate(
     Ok(())
 }
 
-// ----------------------------------------------------------------------------------------------
-// HTTP
-// ----------------------------------------------------------------------------------------------
-
-fn admin_name(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(HEADER_ADMIN_NAME)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReportQuery {
     #[serde(default)]
     pub format: Option<String>,
-}
-
-/// `GET /v1/admin/events/{id}/report`: the report as JSON.
-pub async fn http_report(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> AppResult<Json<report::Report>> {
-    crate::admin::check_admin(&st, &headers)?;
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        AppError::not_found(
-            "unknown_event",
-            format!("no event {id:?}: the path needs an event id (a UUID)"),
-        )
-    })?;
-    Ok(Json(report::event_report(&st.pool, id).await?))
-}
-
-macro_rules! closeout_handler {
-    ($name:ident, $input:ty, $op:path) => {
-        pub async fn $name(
-            State(st): State<AppState>,
-            headers: HeaderMap,
-            body: axum::body::Body,
-        ) -> AppResult<Json<Value>> {
-            crate::admin::check_admin(&st, &headers)?;
-            let bytes = crate::device::read_body(&headers, body, 64 * 1024).await?;
-            let input: $input = parse_json(&bytes)?;
-            Ok(Json(
-                $op(&st.pool, &input, admin_name(&headers).as_deref()).await?,
-            ))
-        }
-    };
-}
-
-closeout_handler!(http_resolve, Resolve, resolve);
-closeout_handler!(http_exclude_rsu, ExcludeRsu, exclude_rsu);
-closeout_handler!(http_include_rsu, IncludeRsu, include_rsu);
-
-/// `POST /v1/admin/events/transition` with the X-Admin-Name header recorded as who confirmed
-/// a reconciliation.
-pub async fn http_transition(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> AppResult<Json<Value>> {
-    crate::admin::check_admin(&st, &headers)?;
-    let bytes = crate::device::read_body(&headers, body, 64 * 1024).await?;
-    let input: crate::admin::Transition = parse_json(&bytes)?;
-    let v = with_actor(
-        admin_name(&headers),
-        crate::admin::transition(&st.pool, &input),
-    )
-    .await?;
-    Ok(Json(v))
 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::Device;
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 /// Entries per applied batch.
 pub const IMPORT_BATCH: usize = 500;
@@ -42,7 +43,7 @@ pub struct ExportFile {
 }
 
 fn bad(msg: impl Into<String>) -> AppError {
-    AppError::bad_request("bad_export", msg.into())
+    AppError::of(ErrorCode::BadExport, msg.into())
 }
 
 /// Parses an export file's text: entry lines, then the trailer line.
@@ -109,8 +110,8 @@ pub async fn import_export(
 ) -> AppResult<ImportReport> {
     let t = &file.trailer;
     if t.rsu_id != rsu_id {
-        return Err(AppError::conflict(
-            "wrong_rsu",
+        return Err(AppError::of(
+            ErrorCode::WrongRsu,
             format!(
                 "the file is the journal of RSU {} (rsuNo {}), not of RSU {rsu_id}: import it for its own RSU",
                 t.rsu_id, t.rsu_no
@@ -127,7 +128,10 @@ pub async fn import_export(
     .fetch_optional(pool)
     .await?;
     let (org, rsu_no, prefix) = rsu.ok_or_else(|| {
-        AppError::not_found("unknown_rsu", format!("field rsuId: no RSU {rsu_id}"))
+        AppError::of(
+            ErrorCode::UnknownRsu,
+            format!("field rsuId: no RSU {rsu_id}"),
+        )
     })?;
     // The signature: by a key this RSU had (revoked keys included: the device may be lost).
     let (Some(key_id), Some(sig)) = (t.key_id, t.signature.as_deref()) else {
@@ -175,8 +179,8 @@ pub async fn import_export(
         .fetch_optional(pool)
         .await?;
         let Some((last_seq, vkey)) = row else {
-            return Err(AppError::conflict(
-                "unknown_epoch",
+            return Err(AppError::of(
+                ErrorCode::UnknownEpoch,
                 format!(
                     "the file holds epoch {} of RSU {rsu_no}, which the server never enrolled: is it another server's device?",
                     head.epoch
@@ -243,22 +247,6 @@ pub async fn import_export(
     .execute(pool)
     .await?;
     Ok(report)
-}
-
-/// `POST /v1/admin/rsus/import-journal?rsuId=…` with the export file as the body (admin token).
-pub async fn http_import_journal(
-    axum::extract::State(st): axum::extract::State<crate::AppState>,
-    axum::extract::Query(q): axum::extract::Query<ImportQuery>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Body,
-) -> AppResult<axum::Json<ImportReport>> {
-    crate::admin::check_admin(&st, &headers)?;
-    let bytes = crate::device::read_body(&headers, body, MAX_IMPORT_BYTES).await?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| bad("the body is not UTF-8 text"))?;
-    let file = parse_export(text)?;
-    Ok(axum::Json(
-        import_export(&st.pool, q.rsu_id, &file, |_, _| {}).await?,
-    ))
 }
 
 /// The largest export accepted over HTTP (the CLI reads any size).

@@ -1,23 +1,31 @@
 //! The companion server of the raffle sales units: PostgreSQL schema, device enrollment and
 //! signed requests, allocations, and the reconciliation endpoint that turns synced sales into
-//! orders and tickets. See docs/server.md and docs/protocol.md.
+//! orders and tickets. See docs/server.md and docs/protocol.md; ARCHITECTURE.md maps the modules.
 
 pub mod admin;
-pub mod app;
+pub mod allocations;
 pub mod auth;
 pub mod claims;
 pub mod closeout;
+pub mod config_version;
 pub mod copy;
+pub mod crypto;
 pub mod db;
-pub mod device;
+pub mod demo;
+pub mod device_config;
 pub mod draw;
 pub mod error;
+pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod lifecycle;
 pub mod report;
+pub mod routes;
 pub mod settings;
+pub mod state;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use app::{router, serve, AppState};
 pub use error::{AppError, AppResult};
+pub use routes::{router, serve};
+pub use state::AppState;

@@ -11,6 +11,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 /// Withholds, at the enrollment of `epoch`, every range of this RSU an earlier epoch may have
 /// sold from without syncing: ranges that existed when an earlier epoch last pulled
@@ -143,9 +144,12 @@ async fn rsu_exists(pool: &PgPool, rsu_id: Uuid) -> AppResult<()> {
         .bind(rsu_id)
         .fetch_optional(pool)
         .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| AppError::not_found("unknown_rsu", format!("field rsuId: no RSU {rsu_id}")))
+    found.map(|_| ()).ok_or_else(|| {
+        AppError::of(
+            ErrorCode::UnknownRsu,
+            format!("field rsuId: no RSU {rsu_id}"),
+        )
+    })
 }
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
@@ -259,14 +263,14 @@ pub struct SetRsuState {
 /// active again (it then needs a new enrollment token: its keys stay revoked).
 pub async fn set_rsu_state(pool: &PgPool, a: &SetRsuState) -> AppResult<Value> {
     if a.reason.trim().is_empty() {
-        return Err(AppError::bad_request(
-            "invalid_field",
+        return Err(AppError::of(
+            ErrorCode::InvalidField,
             "field reason: must not be empty",
         ));
     }
     if !matches!(a.state.as_str(), "lost" | "decommissioned" | "active") {
-        return Err(AppError::bad_request(
-            "invalid_field",
+        return Err(AppError::of(
+            ErrorCode::InvalidField,
             format!(
                 "field state: {:?} is not one of lost, decommissioned, active",
                 a.state
@@ -279,8 +283,8 @@ pub async fn set_rsu_state(pool: &PgPool, a: &SetRsuState) -> AppResult<Value> {
         .fetch_optional(&mut *tx)
         .await?;
     let Some(old) = old else {
-        return Err(AppError::not_found(
-            "unknown_rsu",
+        return Err(AppError::of(
+            ErrorCode::UnknownRsu,
             format!("field rsuId: no RSU {}", a.rsu_id),
         ));
     };
@@ -337,8 +341,8 @@ pub struct ReleaseWithheld {
 /// past the highest number the server holds for each.
 pub async fn release_withheld(pool: &PgPool, a: &ReleaseWithheld) -> AppResult<Value> {
     if a.note.trim().is_empty() {
-        return Err(AppError::bad_request(
-            "invalid_field",
+        return Err(AppError::of(
+            ErrorCode::InvalidField,
             "field note: say how the previous journal reached the server",
         ));
     }
@@ -353,8 +357,8 @@ pub async fn release_withheld(pool: &PgPool, a: &ReleaseWithheld) -> AppResult<V
     .fetch_all(&mut *tx)
     .await?;
     if rows.is_empty() {
-        return Err(AppError::conflict(
-            "nothing_withheld",
+        return Err(AppError::of(
+            ErrorCode::NothingWithheld,
             format!("RSU {} has no withheld ranges", a.rsu_id),
         ));
     }
@@ -374,7 +378,7 @@ pub async fn release_withheld(pool: &PgPool, a: &ReleaseWithheld) -> AppResult<V
         .bind(a.rsu_id)
         .fetch_one(&mut *tx)
         .await?;
-    crate::device::bump_config_version(&mut tx, org).await?;
+    crate::config_version::bump_config_version(&mut tx, org).await?;
     tx.commit().await?;
     Ok(json!({"rsuId": a.rsu_id, "ranges": ranges}))
 }

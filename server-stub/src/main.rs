@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use rsu_core::wire::ErrorCode;
 use serde_json::Value;
 use server_stub::admin;
 use server_stub::settings::Settings;
@@ -170,7 +171,7 @@ async fn run() -> anyhow::Result<()> {
             server_stub::serve(listener, state, shutdown).await?;
             return Ok(());
         }
-        Cmd::DemoSeed => admin::demo_seed(&pool).await.map(Some),
+        Cmd::DemoSeed => server_stub::demo::demo_seed(&pool).await.map(Some),
         Cmd::VerifyDraw(_) => return Ok(()), // handled above, before any database
         Cmd::Admin(a) => {
             let by = cli
@@ -185,7 +186,12 @@ async fn run() -> anyhow::Result<()> {
     match result {
         Ok(Some(v)) => print(&v),
         Ok(None) => Ok(()),
-        Err(e) => anyhow::bail!("{}: {}", e.code, e.message),
+        Err(e) => {
+            if let Some(i) = &e.internal {
+                i.log();
+            }
+            anyhow::bail!("{}: {}", e.code, e.message)
+        }
     }
 }
 
@@ -229,8 +235,8 @@ async fn admin_cmd(
         AdminCmd::Draw(x) => return server_stub::draw::cli::run(&pool, x, by).await,
         AdminCmd::ImportJournal(x) => {
             let text = std::fs::read_to_string(&x.file).map_err(|e| {
-                server_stub::AppError::bad_request(
-                    "bad_export",
+                server_stub::AppError::of(
+                    ErrorCode::BadExport,
                     format!("cannot read {}: {e}", x.file.display()),
                 )
             })?;

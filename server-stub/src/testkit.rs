@@ -6,6 +6,9 @@
 //! The database comes from `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
 //! each [`TestDb`] creates its own database `rsu_t_<pid>_<n>` and drops it again. Databases left
 //! by crashed test processes are dropped by the next run.
+//!
+//! Compiled only with the `testkit` feature (tests and benches), never in the product. Why this
+//! file is over 600 lines: the simulated device (entries, payloads, signed requests) is one type.
 
 use anyhow::{bail, Context};
 use axum::body::Body;
@@ -24,8 +27,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::settings::DEFAULT_DATABASE_URL;
+use crate::state::AppState;
 
 /// The admin token of test servers.
 pub const TEST_ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -151,7 +154,7 @@ fn uuid_of(v: &Value, k: &str) -> anyhow::Result<Uuid> {
 impl Fixture {
     pub async fn new() -> anyhow::Result<Fixture> {
         let db = TestDb::create().await?;
-        let seeded = crate::admin::demo_seed(&db.pool)
+        let seeded = crate::demo::demo_seed(&db.pool)
             .await
             .map_err(|e| anyhow::anyhow!("demo-seed: {e}"))?;
         let token = seeded
@@ -179,7 +182,7 @@ impl Fixture {
         let state = AppState::new(db.pool.clone(), Some(TEST_ADMIN_TOKEN))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Fixture {
-            router: crate::app::router(state.clone()),
+            router: crate::routes::router(state.clone()),
             state,
             org_id: uuid_of(&seeded, "organizationId")?,
             event_id,
@@ -285,7 +288,7 @@ impl TestDevice {
         device_identifier: &str,
     ) -> anyhow::Result<TestDevice> {
         let key = DeviceKey::generate()?;
-        let res = crate::device::enroll_device(
+        let res = crate::routes::device::enroll::enroll_device(
             pool,
             &EnrollRequest {
                 token: token.into(),
@@ -539,7 +542,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(crate::app::serve(listener, state, async move {
+        let task = tokio::spawn(crate::routes::serve(listener, state, async move {
             let _ = rx.await;
         }));
         Ok(TestServer {

@@ -304,20 +304,26 @@ async fn a_continuity_proof_keeps_the_ranges_and_a_wrong_one_leaves_the_token_us
         }),
     };
     // A proof signed by another key: refused, and the token is still usable.
-    let e = server_stub::device::enroll_device(
+    let e = server_stub::routes::device::enroll::enroll_device(
         &f.db.pool,
         &req(&DeviceKey::generate()?, f.device.rsu_id),
     )
     .await
     .unwrap_err();
     assert_eq!(e.code, "bad_signature");
-    let e = server_stub::device::enroll_device(&f.db.pool, &req(&f.device.key, Uuid::now_v7()))
-        .await
-        .unwrap_err();
+    let e = server_stub::routes::device::enroll::enroll_device(
+        &f.db.pool,
+        &req(&f.device.key, Uuid::now_v7()),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code, "wrong_rsu");
-    let ok = server_stub::device::enroll_device(&f.db.pool, &req(&f.device.key, f.device.rsu_id))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ok = server_stub::routes::device::enroll::enroll_device(
+        &f.db.pool,
+        &req(&f.device.key, f.device.rsu_id),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert!(ok.continued);
     let withheld: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM rsu_allocations WHERE rsu_id = $1 AND withheld_at IS NOT NULL",

@@ -14,7 +14,7 @@
 //! server's connection count (so it gets the same parallelism and group commit) and on one
 //! connection, and both are printed.
 //!
-//! Why this file is over 800 lines: a self-contained benchmark binary (setup, three measured paths, report); issue 10 moves it to a bench target.
+//! Why this file is over 800 lines: a self-contained benchmark binary (setup, three measured paths, report); it is built only with the `testkit` feature (`required-features`), never in the product.
 
 use anyhow::Context;
 use clap::Parser;

@@ -6,11 +6,10 @@
 //!   the verification of an exported file; pure, no database;
 //! - [`redraw`] (pure) and [`redraw_store`]: the redraw of unclaimed prizes after the claim deadline;
 //! - [`store`]: the committed seed, the eligible set, the execution and the export;
-//! - [`cli`] and [`http`]: `server-stub admin draw …`, `verify-draw` and `/v1/admin/draws…`.
+//! - [`cli`]: `server-stub admin draw …` and `verify-draw`; HTTP is `routes/admin/draws.rs`.
 
 pub mod algorithm;
 pub mod cli;
-pub mod http;
 pub mod redraw;
 pub mod redraw_store;
 pub mod store;

@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult};
 /// unless the event already has one (a commitment once published is never replaced). Called by
 /// the transition to `sales_closed`, inside its transaction.
 pub async fn commit_seed(conn: &mut PgConnection, event_id: Uuid) -> AppResult<()> {
-    let secret = crate::device::random_bytes::<32>()?;
+    let secret = crate::crypto::random_bytes::<32>()?;
     let commitment = alg::commitment(&secret);
     sqlx::query(
         "INSERT INTO event_draw_seeds (event_id, secret, commitment) VALUES ($1, $2, $3)
@@ -285,7 +285,7 @@ pub async fn run_draw(pool: &PgPool, r: &DrawRequest<'_>) -> AppResult<Value> {
     write_results(&mut tx, r.event_id, exec_id, &winners, now).await?;
     // The second secret, for a redraw of unclaimed prizes: committed now, before anyone knows
     // which prizes will go unclaimed.
-    let redraw_secret = crate::device::random_bytes::<32>()?;
+    let redraw_secret = crate::crypto::random_bytes::<32>()?;
     let redraw_commitment = alg::commitment(&redraw_secret);
     sqlx::query(
         "UPDATE event_draw_seeds SET revealed_at = $2, redraw_secret = $3, redraw_commitment = $4

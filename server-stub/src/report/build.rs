@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
 
 // ----------------------------------------------------------------------------------------------
 
@@ -132,8 +133,8 @@ pub async fn build(conn: &mut PgConnection, event_id: Uuid) -> AppResult<Report>
     .await?;
     let Some((org, ident, name, state, currency, configuration, closed_at, conf_at, conf_by)) = ev
     else {
-        return Err(AppError::not_found(
-            "unknown_event",
+        return Err(AppError::of(
+            ErrorCode::UnknownEvent,
             format!("field eventId: no event {event_id}: check the id (create-event printed it as eventId)"),
         ));
     };

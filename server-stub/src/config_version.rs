@@ -1,0 +1,17 @@
+//! The organization's configuration version: every change a device must pull bumps it, and a
+//! device's heartbeat answer carries it, so the device knows when to pull again.
+
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+/// Bumps the configuration version of `org_id` inside the caller's transaction.
+pub async fn bump_config_version(
+    tx: &mut Transaction<'_, Postgres>,
+    org_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE organizations SET config_version = config_version + 1, updated_at = NOW() WHERE id = $1")
+        .bind(org_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! `/v1/admin/*`: the admin operations over HTTP, behind the bearer admin token. The handlers
+//! only extract ([`crate::http::AdminJson`], [`crate::http::Admin`]) and call the operation of
+//! [`crate::admin`], [`crate::lifecycle`], [`crate::closeout`] or [`crate::import`]; one file per
+//! resource.
+
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::closeout::HEADER_ADMIN_NAME;
+use crate::state::AppState;
+
+mod allocations;
+mod demo;
+mod draws;
+mod events;
+mod exceptions;
+mod keys;
+mod operators;
+mod organizations;
+mod packages;
+mod prizes;
+mod rsus;
+mod tokens;
+mod venues;
+
+/// The routes of `/v1/admin/*`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/organizations", post(organizations::create))
+        .route("/v1/admin/venues", post(venues::create))
+        .route("/v1/admin/events", post(events::create))
+        .route("/v1/admin/events/transition", post(events::transition))
+        .route("/v1/admin/events/{id}/report", get(events::report))
+        .route("/v1/admin/exceptions/resolve", post(exceptions::resolve))
+        .route("/v1/admin/rsus/exclude", post(rsus::exclude))
+        .route("/v1/admin/rsus/import-journal", post(rsus::import_journal))
+        .route("/v1/admin/rsus/include", post(rsus::include))
+        .route("/v1/admin/packages", post(packages::create))
+        .route("/v1/admin/packages/price", post(packages::set_price))
+        .route("/v1/admin/prizes", post(prizes::create))
+        .route("/v1/admin/operators", post(operators::create))
+        .route("/v1/admin/rsus", post(rsus::create))
+        .route("/v1/admin/enrollment-tokens", post(tokens::create))
+        .route("/v1/admin/keys/revoke", post(keys::revoke))
+        .route("/v1/admin/keys/list", post(keys::list))
+        .route("/v1/admin/rsus/state", post(rsus::set_state))
+        .route(
+            "/v1/admin/rsus/release-withheld",
+            post(rsus::release_withheld),
+        )
+        .route("/v1/admin/allocations", post(allocations::create))
+        .route("/v1/admin/demo-seed", post(demo::seed))
+        .route("/v1/admin/draws", post(draws::run))
+        .route("/v1/admin/draws/redraw", post(draws::redraw))
+        .route(
+            "/v1/admin/events/{id}/draw-commitment",
+            get(draws::commitment),
+        )
+        .route("/v1/admin/events/{id}/draw-export", get(draws::export))
+        .route("/v1/admin/claims", post(draws::claim))
+        .route("/v1/admin/receipts/verify", post(draws::verify_receipt))
+}
+
+/// The person behind an admin request, from the `X-Admin-Name` header (recorded as given).
+fn admin_name(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(HEADER_ADMIN_NAME)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}

@@ -1,0 +1,64 @@
+//! `POST /v1/rsu/heartbeat`: the device reports its queue and printer, acknowledges commands,
+//! and learns the configuration version and how far its journal is acknowledged.
+
+use axum::extract::State;
+use axum::Json;
+use chrono::Utc;
+use rsu_core::wire::{HeartbeatRequest, HeartbeatResponse};
+
+use crate::error::{AppError, AppResult};
+use crate::http::SignedJson;
+use crate::state::AppState;
+use rsu_core::wire::ErrorCode;
+
+pub async fn heartbeat(
+    State(st): State<AppState>,
+    SignedJson(dev, req): SignedJson<HeartbeatRequest>,
+) -> AppResult<Json<HeartbeatResponse>> {
+    let epoch = i32::try_from(req.epoch)
+        .map_err(|_| AppError::of(ErrorCode::InvalidField, "field epoch is out of range"))?;
+    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let acked: Option<i64> = sqlx::query_scalar(
+        "UPDATE rsu_epochs SET reported_last_seq = $3, pending_count = $4, oldest_pending_age_secs = $5,
+                printer_status = $6, app_version = $7, app_hash = $8, last_heartbeat_at = NOW()
+          WHERE rsu_id = $1 AND epoch = $2 RETURNING last_seq",
+    )
+    .bind(dev.rsu_id)
+    .bind(epoch)
+    .bind(clamp(req.last_seq))
+    .bind(clamp(req.pending_count))
+    .bind(req.oldest_pending_age_secs.map(clamp))
+    .bind(&req.printer_status)
+    .bind(&req.app_version)
+    .bind(&req.app_hash)
+    .fetch_optional(&st.pool)
+    .await?;
+    let Some(acked) = acked else {
+        return Err(AppError::of(
+            ErrorCode::UnknownEpoch,
+            format!(
+                "field epoch: epoch {} of this RSU was never enrolled",
+                req.epoch
+            ),
+        ));
+    };
+    if !req.acknowledged_commands.is_empty() {
+        sqlx::query(
+            "UPDATE rsu_commands SET acknowledged_at = NOW()
+              WHERE rsu_id = $1 AND id = ANY($2) AND acknowledged_at IS NULL",
+        )
+        .bind(dev.rsu_id)
+        .bind(&req.acknowledged_commands)
+        .execute(&st.pool)
+        .await?;
+    }
+    let version: i64 = sqlx::query_scalar("SELECT config_version FROM organizations WHERE id = $1")
+        .bind(dev.organization_id)
+        .fetch_one(&st.pool)
+        .await?;
+    Ok(Json(HeartbeatResponse {
+        server_time: Utc::now(),
+        config_version: version,
+        acked_through_seq: u64::try_from(acked).unwrap_or(0),
+    }))
+}

@@ -1,0 +1,58 @@
+//! `POST /v1/rsu/journal`: the journal push. The handler picks the validation key of the
+//! entries' epoch and, under an expired key, keeps only entries made before it expired; the
+//! reconciliation itself is [`crate::ingest::push`].
+
+use axum::extract::State;
+use axum::Json;
+use chrono::Utc;
+use rsu_core::wire::PushResponse;
+
+use crate::error::{AppError, AppResult};
+use crate::http::SignedPush;
+use crate::ingest::IncomingPush;
+use crate::state::AppState;
+use rsu_core::wire::ErrorCode;
+
+pub async fn journal(
+    State(st): State<AppState>,
+    SignedPush(mut dev, incoming): SignedPush<IncomingPush>,
+) -> AppResult<Json<PushResponse>> {
+    let received_at = Utc::now();
+    let (mut req, forms) = incoming.into_push(received_at)?;
+    crate::ingest::check_shape(&req)?;
+    // Tags are checked with the key of the epoch the entries belong to (a new key each epoch).
+    if let Ok(epoch) = i32::try_from(req.epoch) {
+        let key: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+            "SELECT validation_key FROM rsu_epochs WHERE rsu_id = $1 AND epoch = $2",
+        )
+        .bind(dev.rsu_id)
+        .bind(epoch)
+        .fetch_optional(&st.pool)
+        .await?;
+        if let Some(Some(k)) = key {
+            dev.validation_key = Some(rsu_core::validation::ValidationKey::new(&k));
+        }
+    }
+    if dev.key_expired {
+        // Only entries made before the key expired may still be uploaded with it; the rest wait
+        // for a new key (they are not answered, so the device sends them again).
+        let keep = req
+            .entries
+            .iter()
+            .take_while(|e| e.body.created_at < dev.key_expires_at)
+            .count();
+        if keep == 0 {
+            return Err(AppError::of(
+                ErrorCode::KeyExpired,
+                format!(
+                    "key {} expired at {}; these entries were made after that: rotate the key or enroll again",
+                    dev.key_id, dev.key_expires_at
+                ),
+            ));
+        }
+        req.entries.truncate(keep);
+    }
+    Ok(Json(
+        crate::ingest::push(&st.pool, &dev, &req, &forms, received_at).await?,
+    ))
+}
