@@ -512,6 +512,7 @@ pub fn one_ticket_package(store: &Store) -> Uuid {
     testkit::package_on_sale(store, 1)
 }
 
+#[allow(unused_imports)] // the drain bench includes this file and sells without it
 pub use rsu_store::testkit::cash;
 
 /// Gives the device a range the server never allocated, lower than its real ones, so the next
