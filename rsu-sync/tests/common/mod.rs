@@ -5,7 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use rsu_store::testkit;
-use rsu_store::Store;
+use rsu_store::{SaleRequest, Store};
 use rsu_sync::Settings;
 use serde_json::Value;
 use server_stub::testkit::{TestDb, TEST_ADMIN_TOKEN};
@@ -397,7 +397,7 @@ impl Default for WorldOptions {
 impl World {
     pub async fn new(opts: WorldOptions) -> World {
         let db = TestDb::create().await.expect("test database");
-        let seeded = server_stub::demo::demo_seed(&db.pool).await.expect("seed");
+        let seeded = server_stub::admin::demo_seed(&db.pool).await.expect("seed");
         let id = |k: &str| Uuid::parse_str(seeded[k].as_str().unwrap()).unwrap();
         let event_id = id("eventId");
         let rsu_id = id("rsuId");
@@ -512,8 +512,10 @@ pub fn one_ticket_package(store: &Store) -> Uuid {
     testkit::package_on_sale(store, 1)
 }
 
-#[allow(unused_imports)] // the drain bench includes this file and sells without it
-pub use rsu_store::testkit::cash;
+/// A cash sale of a package (the shared `rsu_store::testkit` one).
+pub fn cash(package_id: Uuid) -> SaleRequest {
+    testkit::cash(package_id)
+}
 
 /// Gives the device a range the server never allocated, lower than its real ones, so the next
 /// `n` sales take numbers from it and the server rejects them (`draw_number_not_allocated`).

@@ -190,7 +190,7 @@ pub fn verify_draw(a: &VerifyDraw) -> anyhow::Result<bool> {
                 .find(|p| p.prize_id == w.prize_id)
                 .map_or("?", |p| p.name.as_str());
             println!(
-                "  pick {}: number {} wins {name} (position {}, winner {}), {} {}",
+                "  pick {}: number {} wins {name} (position {}, winner {}), {} {} minor units",
                 w.pick, w.winning_number, w.position, w.winner_index, w.prize_value, file.currency
             );
         }
