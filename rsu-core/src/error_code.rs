@@ -168,6 +168,58 @@ error_codes! {
     /// Nothing is withheld.
     NothingWithheld = "nothing_withheld", 409;
 
+    // The draw and claims (docs/draw.md).
+    /// The signed receipt QR is not in the expected format.
+    BadReceipt = "bad_receipt", 400;
+    /// The text is not a validation number.
+    MalformedValidationNumber = "malformed_validation_number", 400;
+    /// The validation number's tag does not check with its device's key.
+    BadTag = "bad_tag", 400;
+    /// A file could not be written.
+    CannotWrite = "cannot_write", 400;
+    /// The draw's inputs are inconsistent (a prize or the eligible set).
+    DrawInputsInvalid = "draw_inputs_invalid", 409;
+    /// The prize was already claimed.
+    AlreadyClaimed = "already_claimed", 409;
+    /// The event was already drawn.
+    AlreadyDrawn = "already_drawn", 409;
+    /// The event's unclaimed prizes were already redrawn.
+    AlreadyRedrawn = "already_redrawn", 409;
+    /// The validation number matches more than one order.
+    AmbiguousValidationNumber = "ambiguous_validation_number", 409;
+    /// The claim deadline has not passed: nothing can be redrawn yet.
+    ClaimDeadlineNotPassed = "claim_deadline_not_passed", 409;
+    /// The claim deadline has passed.
+    ClaimDeadlinePassed = "claim_deadline_passed", 409;
+    /// The claim deadline cannot be read as a date: check it by hand.
+    ClaimDeadlineUnknown = "claim_deadline_unknown", 409;
+    /// The event has no committed draw seed.
+    NoCommitment = "no_commitment", 409;
+    /// The event has no prizes to draw.
+    NoPrizes = "no_prizes", 409;
+    /// The event has no committed redraw seed.
+    NoRedrawCommitment = "no_redraw_commitment", 409;
+    /// The ticket is not a winner.
+    NotAWinner = "not_a_winner", 409;
+    /// The event is not in drawing_ready.
+    NotDrawingReady = "not_drawing_ready", 409;
+    /// The event has not been drawn.
+    NotDrawn = "not_drawn", 409;
+    /// No prize is left to redraw.
+    NothingToRedraw = "nothing_to_redraw", 409;
+    /// The prize was forfeited and redrawn.
+    PrizeForfeited = "prize_forfeited", 409;
+    /// The receipt's QR does not match the order it names.
+    ReceiptMismatch = "receipt_mismatch", 409;
+    /// The eligible ticket set changed during the draw.
+    TicketSetChanged = "ticket_set_changed", 409;
+    /// The order was voided.
+    Voided = "voided", 409;
+    /// No order has this validation number.
+    UnknownValidationNumber = "unknown_validation_number", 404;
+    /// Too many wrong validation numbers: claims are paused for a minute.
+    TooManyAttempts = "too_many_attempts", 429;
+
     // Anything.
     /// No endpoint at this path and method.
     NoSuchEndpoint = "no_such_endpoint", 404;

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rsu_core::receipt_qr::ReceiptQr;
 use rsu_core::validation::{ValidationKey, ValidationNumber};
+use rsu_core::wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
@@ -85,7 +86,7 @@ async fn check_rate(conn: &mut PgConnection, by: &str) -> AppResult<()> {
     if mine >= MAX_WRONG_PER_PERSON || all >= MAX_WRONG_TOTAL {
         return Err(AppError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
+            ErrorCode::TooManyAttempts,
             format!(
                 "{} wrong validation numbers in the last minute ({} by {by}): claims are paused for a minute; the attempts are logged as a critical event",
                 all, mine
@@ -151,7 +152,7 @@ fn require_name(by: Option<&str>) -> AppResult<String> {
         .map(str::to_string)
         .ok_or_else(|| {
             AppError::bad_request(
-                "missing_admin_name",
+                ErrorCode::MissingAdminName,
                 "say who verifies the claim: `--by NAME` (or SERVER_STUB_ADMIN_NAME) on the CLI, header X-Admin-Name over HTTP",
             )
         })
@@ -183,7 +184,7 @@ async fn find_order(
     .await?;
     if rows.len() > 1 {
         return Err(AppError::conflict(
-            "ambiguous_validation_number",
+            ErrorCode::AmbiguousValidationNumber,
             format!(
                 "{vn} was issued in {} organizations: add --organization-id (organizationId)",
                 rows.len()
@@ -237,7 +238,7 @@ async fn key_of(conn: &mut PgConnection, key_id: Uuid) -> AppResult<KeyRow> {
     .await?;
     row.ok_or_else(|| {
         AppError::bad_request(
-            "unknown_key",
+            ErrorCode::UnknownKey,
             format!("the receipt names device key {key_id}, which this server never registered: not a receipt of ours"),
         )
     })
@@ -248,10 +249,10 @@ async fn key_of(conn: &mut PgConnection, key_id: Uuid) -> AppResult<KeyRow> {
 async fn check_qr(conn: &mut PgConnection, qr: &ReceiptQr) -> AppResult<KeyRow> {
     let key = key_of(conn, qr.key_id).await?;
     qr.verify(&key.3)
-        .map_err(|e| AppError::bad_request("bad_signature", e.to_string()))?;
+        .map_err(|e| AppError::bad_request(ErrorCode::BadSignature, e.to_string()))?;
     if i64::from(key.1) != i64::from(qr.validation_number.rsu_no()) {
         return Err(AppError::bad_request(
-            "bad_signature",
+            ErrorCode::BadSignature,
             format!(
                 "the receipt is signed by a key of RSU {} but its validation number is of RSU {}",
                 key.1,
@@ -305,7 +306,7 @@ async fn qr_matches_order(
         Ok(())
     } else {
         Err(AppError::conflict(
-            "receipt_mismatch",
+            ErrorCode::ReceiptMismatch,
             format!(
                 "the receipt's signature is genuine but {}",
                 problems.join("; ")
@@ -317,8 +318,8 @@ async fn qr_matches_order(
 /// `admin verify-receipt --qr TEXT`: whether the QR is a receipt signed by one of our devices
 /// and what the server holds for it.
 pub async fn verify_receipt(pool: &PgPool, a: &VerifyReceipt) -> AppResult<Value> {
-    let qr =
-        ReceiptQr::parse(&a.qr).map_err(|e| AppError::bad_request("bad_receipt", e.to_string()))?;
+    let qr = ReceiptQr::parse(&a.qr)
+        .map_err(|e| AppError::bad_request(ErrorCode::BadReceipt, e.to_string()))?;
     let mut conn = pool.acquire().await?;
     let key = check_qr(&mut conn, &qr).await?;
     let vn = qr.validation_number.to_string();
@@ -359,20 +360,21 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
         (Some(v), None) => match ValidationNumber::parse(v) {
             Ok(vn) => (vn, None),
             Err(e) => {
-                let err = AppError::bad_request("malformed_validation_number", e.to_string());
+                let err =
+                    AppError::bad_request(ErrorCode::MalformedValidationNumber, e.to_string());
                 return Err(wrong_number(pool, &by, "malformed", &input, err).await);
             }
         },
         (None, Some(q)) => match ReceiptQr::parse(q) {
             Ok(qr) => (qr.validation_number.clone(), Some(qr)),
             Err(e) => {
-                let err = AppError::bad_request("bad_receipt", e.to_string());
+                let err = AppError::bad_request(ErrorCode::BadReceipt, e.to_string());
                 return Err(wrong_number(pool, &by, "bad_receipt", &input, err).await);
             }
         },
         _ => {
             return Err(AppError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "give exactly one of validationNumber (--validation-number) and qr (--qr)",
             ))
         }
@@ -390,14 +392,14 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
     let order = find_order(&mut tx, &canonical, org).await?;
     if !tag_ok(&mut tx, &vn, order.as_ref()).await? {
         let err = AppError::bad_request(
-            "bad_tag",
+            ErrorCode::BadTag,
             format!("{canonical} does not check out: mistyped or not issued by one of our devices (check each character)"),
         );
         return Err(wrong_number(pool, &by, "bad_tag", &input, err).await);
     }
     let Some(order) = order else {
         let err = AppError::not_found(
-            "unknown_validation_number",
+            ErrorCode::UnknownValidationNumber,
             format!("no sale {canonical} on the server: if the receipt is genuine, its device has not synced it yet"),
         );
         return Err(wrong_number(pool, &by, "unknown", &input, err).await);
@@ -407,7 +409,7 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
     }
     if let Some(at) = order.5 {
         return Err(AppError::conflict(
-            "voided",
+            ErrorCode::Voided,
             format!(
                 "sale {canonical} was voided at {}: its tickets cannot win",
                 rsu_core::journal::format_time(&at)
@@ -451,7 +453,7 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
         .await?;
         if let Some(at) = forfeited {
             return Err(AppError::conflict(
-                "prize_forfeited",
+                ErrorCode::PrizeForfeited,
                 format!(
                     "sale {canonical} won, but its prize went unclaimed past the deadline and was redrawn at {}",
                     rsu_core::journal::format_time(&at)
@@ -459,7 +461,7 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
             ));
         }
         return Err(AppError::conflict(
-            "not_a_winner",
+            ErrorCode::NotAWinner,
             format!("sale {canonical} holds no winning ticket"),
         ));
     }
@@ -467,7 +469,7 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
     if open.is_empty() {
         let w = &won[0];
         return Err(AppError::conflict(
-            "already_claimed",
+            ErrorCode::AlreadyClaimed,
             format!(
                 "the prize of sale {canonical} (number {}) was already claimed at {} (verified by {})",
                 w.1,
@@ -499,7 +501,7 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
             overridden = override_reason;
         } else if now >= d {
             return Err(AppError::conflict(
-                "claim_deadline_passed",
+                ErrorCode::ClaimDeadlinePassed,
                 format!(
                     "claims for this event closed at {} ({:?}): sale {canonical} can no longer be claimed unless a recorded override allows it (--deadline-override REASON)",
                     rsu_core::journal::format_time(&d),

@@ -1,6 +1,7 @@
 //! The draw's commands: `server-stub admin draw | draw-commitment | draw-export | claim |
 //! verify-receipt` and `server-stub verify-draw FILE` (no database).
 
+use rsu_core::wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -82,7 +83,7 @@ fn require_name(by: Option<&str>, what: &str) -> AppResult<String> {
         .map(str::to_string)
         .ok_or_else(|| {
             AppError::bad_request(
-                "missing_admin_name",
+                ErrorCode::MissingAdminName,
                 format!("say who {what}: `--by NAME` (or SERVER_STUB_ADMIN_NAME) on the CLI, header X-Admin-Name over HTTP"),
             )
         })
@@ -141,7 +142,7 @@ pub async fn redraw(pool: &PgPool, a: &Redraw, by: Option<&str>) -> AppResult<Va
 pub fn write_file(path: &Path, file: &DrawFile) -> AppResult<u64> {
     let io = |e: std::io::Error| {
         AppError::bad_request(
-            "cannot_write",
+            ErrorCode::CannotWrite,
             format!("cannot write {}: {e}", path.display()),
         )
     };

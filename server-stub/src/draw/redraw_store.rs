@@ -4,6 +4,7 @@
 //! replaced results are marked `superseded_by` and can no longer be claimed.
 
 use chrono::{DateTime, Utc};
+use rsu_core::wire::ErrorCode;
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -52,14 +53,14 @@ fn winner(r: &ResultRow) -> Winner {
 pub async fn run_redraw(pool: &PgPool, r: &RedrawRequest<'_>) -> AppResult<Value> {
     if r.reason.trim().is_empty() {
         return Err(AppError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "field reason: say why the prizes are redrawn and what allows it (e.g. \"unclaimed after 90 days, rules §7\")",
         ));
     }
     if let Some(b) = r.beacon {
         if b.len() > 1000 || b.chars().any(char::is_control) {
             return Err(AppError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "field beacon: at most 1000 bytes and no control characters (newlines, tabs)",
             ));
         }
@@ -73,7 +74,7 @@ pub async fn run_redraw(pool: &PgPool, r: &RedrawRequest<'_>) -> AppResult<Value
     .await?;
     let (state, deadline_text) = ev.ok_or_else(|| {
         AppError::not_found(
-            "unknown_event",
+            ErrorCode::UnknownEvent,
             format!("field eventId: no event {}", r.event_id),
         )
     })?;
@@ -85,7 +86,7 @@ pub async fn run_redraw(pool: &PgPool, r: &RedrawRequest<'_>) -> AppResult<Value
     .await?;
     let Some((draw_id, drawn_at, draw_checksum)) = draw else {
         return Err(AppError::conflict(
-            "not_drawn",
+            ErrorCode::NotDrawn,
             format!("the event is {state} and has not been drawn: there is nothing to redraw"),
         ));
     };
@@ -97,7 +98,7 @@ pub async fn run_redraw(pool: &PgPool, r: &RedrawRequest<'_>) -> AppResult<Value
     .await?;
     if let Some(at) = done {
         return Err(AppError::conflict(
-            "already_redrawn",
+            ErrorCode::AlreadyRedrawn,
             format!(
                 "the event's unclaimed prizes were already redrawn at {}: a redraw runs once (one redraw secret)",
                 rsu_core::journal::format_time(&at)
@@ -111,7 +112,7 @@ pub async fn run_redraw(pool: &PgPool, r: &RedrawRequest<'_>) -> AppResult<Value
     match deadline {
         None => {
             return Err(AppError::conflict(
-                "claim_deadline_unknown",
+                ErrorCode::ClaimDeadlineUnknown,
                 format!(
                     "the claim deadline {:?} is not a date, a time or \"N days\": a redraw needs a deadline that has passed",
                     deadline_text.unwrap_or_default()
@@ -120,7 +121,7 @@ pub async fn run_redraw(pool: &PgPool, r: &RedrawRequest<'_>) -> AppResult<Value
         }
         Some(d) if now < d => {
             return Err(AppError::conflict(
-                "claim_deadline_not_passed",
+                ErrorCode::ClaimDeadlineNotPassed,
                 format!(
                     "claims are open until {}: unclaimed prizes can be redrawn after that",
                     rsu_core::journal::format_time(&d)
@@ -133,7 +134,7 @@ pub async fn run_redraw(pool: &PgPool, r: &RedrawRequest<'_>) -> AppResult<Value
     let unclaimed: Vec<&ResultRow> = results.iter().filter(|x| !x.8).collect();
     if unclaimed.is_empty() {
         return Err(AppError::conflict(
-            "nothing_to_redraw",
+            ErrorCode::NothingToRedraw,
             "every prize of the draw was claimed: there is nothing to redraw",
         ));
     }
@@ -147,7 +148,7 @@ pub async fn run_redraw(pool: &PgPool, r: &RedrawRequest<'_>) -> AppResult<Value
         .and_then(|s| s.try_into().ok())
         .ok_or_else(|| {
             AppError::conflict(
-                "no_redraw_commitment",
+                ErrorCode::NoRedrawCommitment,
                 "the draw committed no redraw secret: this event cannot be redrawn verifiably",
             )
         })?;
@@ -155,7 +156,7 @@ pub async fn run_redraw(pool: &PgPool, r: &RedrawRequest<'_>) -> AppResult<Value
     let sum = alg::checksum(&tickets).map_err(|e| AppError::internal("redraw", e))?;
     if hex::encode(sum) != draw_checksum {
         return Err(AppError::conflict(
-            "ticket_set_changed",
+            ErrorCode::TicketSetChanged,
             "the eligible tickets no longer give the checksum recorded at the draw: investigate before redrawing",
         ));
     }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use rsu_core::event::EventState;
+use rsu_core::wire::ErrorCode;
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -77,14 +78,17 @@ pub async fn show_commitment(pool: &PgPool, event_id: Uuid) -> AppResult<Value> 
                              "committedAt": c.committed_at, "secret": c.secret,
                              "revealedAt": c.revealed_at})),
         None => Err(AppError::not_found(
-            "no_commitment",
+            ErrorCode::NoCommitment,
             format!("event {event_id} is {state} and has no committed seed: one is drawn when it enters sales_closed"),
         )),
     }
 }
 
 fn unknown_event(id: Uuid) -> AppError {
-    AppError::not_found("unknown_event", format!("field eventId: no event {id}"))
+    AppError::not_found(
+        ErrorCode::UnknownEvent,
+        format!("field eventId: no event {id}"),
+    )
 }
 
 /// The eligible numbers, ascending: every ticket of the event that is not voided, of an order
@@ -132,7 +136,10 @@ fn jackpot_rule(configuration: &Value) -> Option<Jackpot> {
 }
 
 fn draw_error(e: alg::DrawError) -> AppError {
-    AppError::conflict("draw_inputs_invalid", format!("the draw cannot run: {e}"))
+    AppError::conflict(
+        ErrorCode::DrawInputsInvalid,
+        format!("the draw cannot run: {e}"),
+    )
 }
 
 /// What the draw needs from the admin.
@@ -150,7 +157,7 @@ pub async fn run_draw(pool: &PgPool, r: &DrawRequest<'_>) -> AppResult<Value> {
     if let Some(b) = r.beacon {
         if b.len() > 1000 || b.chars().any(char::is_control) {
             return Err(AppError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "field beacon: at most 1000 bytes and no control characters (newlines, tabs)",
             ));
         }
@@ -171,7 +178,7 @@ pub async fn run_draw(pool: &PgPool, r: &DrawRequest<'_>) -> AppResult<Value> {
     .await?;
     if let Some((id, at, who)) = done {
         return Err(AppError::conflict(
-            "already_drawn",
+            ErrorCode::AlreadyDrawn,
             format!(
                 "event {} was already drawn at {} by {} (execution {id}): a draw runs once; see admin draw-export",
                 r.event_id,
@@ -182,7 +189,7 @@ pub async fn run_draw(pool: &PgPool, r: &DrawRequest<'_>) -> AppResult<Value> {
     }
     if EventState::parse(&state) != Some(EventState::DrawingReady) {
         return Err(AppError::conflict(
-            "not_drawing_ready",
+            ErrorCode::NotDrawingReady,
             format!(
                 "the event is {state}: the draw runs only in drawing_ready (reconcile it, then admin transition --to drawing_ready)"
             ),
@@ -195,7 +202,7 @@ pub async fn run_draw(pool: &PgPool, r: &DrawRequest<'_>) -> AppResult<Value> {
             .await?;
     let Some((secret, commitment)) = seed_row else {
         return Err(AppError::conflict(
-            "no_commitment",
+            ErrorCode::NoCommitment,
             "the event has no committed seed (it entered sales_closed before the draw existed): the draw cannot be verified without one",
         ));
     };
@@ -218,7 +225,7 @@ pub async fn run_draw(pool: &PgPool, r: &DrawRequest<'_>) -> AppResult<Value> {
     .await?;
     if prize_rows.is_empty() {
         return Err(AppError::conflict(
-            "no_prizes",
+            ErrorCode::NoPrizes,
             "the event has no prize to draw: admin add-prize first",
         ));
     }
@@ -407,7 +414,7 @@ pub async fn export(pool: &PgPool, event_id: Uuid) -> AppResult<DrawFile> {
     )) = row
     else {
         return Err(AppError::conflict(
-            "not_drawn",
+            ErrorCode::NotDrawn,
             format!("event {event_id} has not been drawn yet: admin draw --event-id {event_id}"),
         ));
     };
@@ -436,7 +443,7 @@ pub async fn export(pool: &PgPool, event_id: Uuid) -> AppResult<DrawFile> {
     let now_sum = alg::checksum(&tickets).map_err(|e| bad(&e.to_string()))?;
     if hex::encode(now_sum) != checksum {
         return Err(AppError::conflict(
-            "ticket_set_changed",
+            ErrorCode::TicketSetChanged,
             format!(
                 "the eligible tickets of event {event_id} no longer give the checksum recorded at the draw ({checksum}, now {}): the tickets were changed after the draw; investigate before publishing",
                 hex::encode(now_sum)

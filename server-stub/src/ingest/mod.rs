@@ -22,6 +22,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use rsu_core::journal::{format_time, ChainHash, EntryBody, EntryKind, JournalEntry};
 use rsu_core::validation::ValidationNumber;
+use rsu_core::wire::ErrorCode;
 use rsu_core::wire::{PushRequest, PushResponse};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -129,7 +130,7 @@ impl IncomingPush {
         for (i, e) in self.entries.into_iter().enumerate() {
             let entry_id = Uuid::parse_str(&e.entry_id).map_err(|_| {
                 AppError::bad_request(
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     format!("field entries[{i}].entryId: {:?} is not a UUID", e.entry_id),
                 )
             })?;
@@ -201,7 +202,7 @@ pub fn check_shape(req: &PushRequest) -> AppResult<()> {
     for (i, e) in req.entries.iter().enumerate() {
         if e.body.epoch != req.epoch {
             return Err(AppError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 format!(
                     "field entries[{i}].epoch is {} but the push is for epoch {}",
                     e.body.epoch, req.epoch
@@ -210,13 +211,13 @@ pub fn check_shape(req: &PushRequest) -> AppResult<()> {
         }
         if e.body.seq == 0 {
             return Err(AppError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 format!("field entries[{i}].seq must be 1 or more"),
             ));
         }
         if i > 0 && e.body.seq != req.entries[i - 1].body.seq + 1 {
             return Err(AppError::bad_request(
-                "batch_not_contiguous",
+                ErrorCode::BatchNotContiguous,
                 format!(
                     "field entries[{i}].seq is {} after {}: a batch is consecutive seqs in order",
                     e.body.seq,
@@ -227,7 +228,7 @@ pub fn check_shape(req: &PushRequest) -> AppResult<()> {
     }
     if req.epoch <= 0 || req.epoch > i64::from(i32::MAX) {
         return Err(AppError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "field epoch must be a positive epoch number",
         ));
     }
@@ -254,8 +255,9 @@ pub async fn push(
     forms: &[Option<String>],
     received_at: DateTime<Utc>,
 ) -> AppResult<PushResponse> {
-    let epoch = i32::try_from(req.epoch)
-        .map_err(|_| AppError::bad_request("invalid_field", "field epoch is out of range"))?;
+    let epoch = i32::try_from(req.epoch).map_err(|_| {
+        AppError::bad_request(ErrorCode::InvalidField, "field epoch is out of range")
+    })?;
     let entries = Entries::new(&req.entries);
     let ctx = PushContext {
         device,

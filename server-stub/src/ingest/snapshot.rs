@@ -9,6 +9,7 @@ use rsu_core::event::{EventState, Package};
 use rsu_core::journal::JournalEntry;
 use rsu_core::money::{Currency, Money};
 use rsu_core::payload::Payload;
+use rsu_core::wire::ErrorCode;
 use rsu_core::wire::PushRequest;
 use sqlx::types::Json;
 use sqlx::{Postgres, Transaction};
@@ -189,7 +190,7 @@ pub async fn lock(
     else {
         // (The nonce insert rolls back with the transaction, as it always did here.)
         return Err(AppError::conflict(
-            "unknown_epoch",
+            ErrorCode::UnknownEpoch,
             format!(
                 "field epoch: epoch {} of this RSU was never enrolled (current epoch {})",
                 req.epoch, device.current_epoch
@@ -203,7 +204,7 @@ pub async fn lock(
     if let Some(first) = req.entries.first() {
         if first.body.seq > last + 1 {
             let mut err = AppError::conflict(
-                "gap",
+                ErrorCode::Gap,
                 format!(
                     "entries start at seq {} but the server holds this epoch through seq {last}: send from seq {}",
                     first.body.seq,
