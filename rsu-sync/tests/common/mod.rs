@@ -397,7 +397,7 @@ impl Default for WorldOptions {
 impl World {
     pub async fn new(opts: WorldOptions) -> World {
         let db = TestDb::create().await.expect("test database");
-        let seeded = server_stub::admin::demo_seed(&db.pool).await.expect("seed");
+        let seeded = server_stub::demo::demo_seed(&db.pool).await.expect("seed");
         let id = |k: &str| Uuid::parse_str(seeded[k].as_str().unwrap()).unwrap();
         let event_id = id("eventId");
         let rsu_id = id("rsuId");
