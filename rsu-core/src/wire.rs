@@ -4,6 +4,11 @@
 //!
 //! No I/O happens here, except that [`DeviceKey::generate`] and [`new_nonce`] read the system
 //! random number generator through `ring`.
+//!
+//! Why this file is over 600 lines: it is the whole `v1` protocol, one section per endpoint
+//! (signing, errors, enrollment, configuration, push, heartbeat) in the order of
+//! docs/protocol.md, so the prose and the types can be read side by side; about 70 of its lines
+//! are tests. Request-level error codes are `error_code.rs`.
 
 use chrono::{DateTime, Utc};
 use ring::digest;

@@ -1,4 +1,4 @@
-//! Named crash points for the kill tests (shared/notes/sync.md: random kills miss bugs that a
+//! Named crash points for the kill tests (docs/sync.md rule 15: random kills miss bugs that a
 //! crash point placed at the right moment finds every time).
 //!
 //! `RSU_SYNCD_CRASH_AT=<name>` makes the process abort (as `kill -9` would: no destructors, no

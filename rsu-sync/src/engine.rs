@@ -1,7 +1,7 @@
 //! The thin, effectful half of the engine: performs what [`crate::plan::plan`] decides, over
 //! signed HTTP, and records every answer in the store.
 //!
-//! Exactness comes from three rules (shared/notes/sync.md): the journal is the outbox (an entry
+//! Exactness comes from three rules (docs/sync.md "The rules sync follows"): the journal is the outbox (an entry
 //! stays `pending` until the server's per-entry answer is recorded beside it); every push is a
 //! contiguous run of seqs that the server applies idempotently (so resending after a lost answer
 //! is always safe); and an answer that is not a complete 2xx body means *unknown*, which is
@@ -9,6 +9,10 @@
 //!
 //! The store is synchronous (rusqlite); its calls are short single transactions and run on the
 //! daemon's own runtime, which has nothing else to do meanwhile.
+//!
+//! Why this file is over 600 lines: it is one `impl Engine` whose steps (rotate, pull, top up,
+//! heartbeat, push) share the signed `call` and the round's report, and are read in the order a
+//! round performs them; about 60 of its lines are unit tests. The decisions are in `plan.rs`.
 
 use chrono::{DateTime, Utc};
 use rsu_core::wire::{

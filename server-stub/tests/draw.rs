@@ -17,7 +17,7 @@ use server_stub::admin;
 use server_stub::claims::{self, Claim, VerifyReceipt};
 use server_stub::closeout;
 use server_stub::draw::algorithm::{self as alg, DrawFile, Jackpot, Prize};
-use server_stub::draw::{self, cli};
+use server_stub::draw::{self, cli, verify};
 use server_stub::testkit::{Fixture, TestDevice, TEST_ADMIN_TOKEN};
 use server_stub::AppError;
 use uuid::Uuid;
@@ -155,7 +155,7 @@ fn the_worked_example_of_docs_draw_md() {
         hex::encode(alg::seed(&secret, &sum, "")),
         "33d7df0d661a518dc7d437147d1f182b4d84fba0235b23dce67a2eb7f71353ce"
     );
-    assert_eq!(alg::verify(&f), Vec::<String>::new());
+    assert_eq!(verify::verify(&f), Vec::<String>::new());
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn verify_names_exactly_what_differs() {
     let good = example_file();
     let mut f = good.clone();
     f.results[2].winning_number = 8;
-    let d = alg::verify(&f);
+    let d = verify::verify(&f);
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(d[0].starts_with("results[2] (pick 3)"), "{d:?}");
     assert!(
@@ -173,31 +173,31 @@ fn verify_names_exactly_what_differs() {
 
     let mut f = good.clone();
     f.tickets[4] = 22;
-    let d = alg::verify(&f);
+    let d = verify::verify(&f);
     assert!(d.iter().any(|x| x.starts_with("checksum:")), "{d:?}");
     assert!(d.iter().any(|x| x.starts_with("seed:")), "{d:?}");
 
     let mut f = good.clone();
     f.secret = hex::encode([9u8; 32]);
-    let d = alg::verify(&f);
+    let d = verify::verify(&f);
     assert!(d.iter().any(|x| x.starts_with("commitment:")), "{d:?}");
 
     let mut f = good.clone();
     f.beacon = None;
-    assert!(alg::verify(&f).iter().any(|x| x.starts_with("seed:")));
+    assert!(verify::verify(&f).iter().any(|x| x.starts_with("seed:")));
 
     let mut f = good.clone();
     f.prizes[0].value_per_winner = 15000;
-    let d = alg::verify(&f);
+    let d = verify::verify(&f);
     assert!(d.iter().any(|x| x.contains("\"50/50 jackpot\"")), "{d:?}");
 
     let mut f = good.clone();
     f.tickets.swap(0, 1);
-    assert!(alg::verify(&f)[0].starts_with("tickets:"));
+    assert!(verify::verify(&f)[0].starts_with("tickets:"));
 
     let mut f = good;
     f.results.pop();
-    assert!(alg::verify(&f)
+    assert!(verify::verify(&f)
         .iter()
         .any(|x| x.contains("lists 3 winners, the replay draws 4")));
 }
@@ -713,7 +713,7 @@ async fn the_export_replays_with_verify_draw_and_a_changed_file_does_not() -> R 
     let file = draw::export(&f.db.pool, f.event_id).await.map_err(err)?;
     assert_eq!(file.ticket_count, 36);
     assert_eq!(file.tickets.len(), 36);
-    assert_eq!(alg::verify(&file), Vec::<String>::new());
+    assert_eq!(verify::verify(&file), Vec::<String>::new());
     assert_eq!(
         file.results[0].prize_value, 50_000,
         "$1,000 jackpot split between 2"
@@ -1114,7 +1114,7 @@ async fn draw_export_and_claim_over_http() -> R {
         .await?;
     assert_eq!(st, StatusCode::OK, "{v}");
     let file: DrawFile = serde_json::from_value(v)?;
-    assert_eq!(alg::verify(&file), Vec::<String>::new());
+    assert_eq!(verify::verify(&file), Vec::<String>::new());
     let n = file.results[0].winning_number as i64;
     let s = sales.iter().find(|s| s.draw_numbers.contains(&n)).unwrap();
     let (st, v) = f
@@ -1252,17 +1252,17 @@ async fn unclaimed_prizes_are_redrawn_after_the_deadline_once_and_the_export_rep
     // The export carries the redraw; verify-draw replays it, and a changed redraw fails.
     let file = draw::export(&f.db.pool, f.event_id).await.map_err(err)?;
     assert_eq!(file.redraws.len(), 1);
-    assert_eq!(alg::verify(&file), Vec::<String>::new());
+    assert_eq!(verify::verify(&file), Vec::<String>::new());
     let mut bad = file.clone();
     bad.redraws[0].results[0].winning_number = first[0] as u32;
-    let d = alg::verify(&bad);
+    let d = verify::verify(&bad);
     assert!(
         d.iter().any(|x| x.starts_with("redraws[0].results")),
         "{d:?}"
     );
     let mut bad = file;
     bad.redraws[0].secret = hex::encode([3u8; 32]);
-    let d = alg::verify(&bad);
+    let d = verify::verify(&bad);
     assert!(d.iter().any(|x| x.starts_with("redrawCommitment")), "{d:?}");
     f.drop_db().await;
     Ok(())

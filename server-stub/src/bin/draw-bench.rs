@@ -15,7 +15,7 @@
 use anyhow::Context;
 use clap::Parser;
 use server_stub::admin;
-use server_stub::draw::{self, algorithm as alg, cli};
+use server_stub::draw::{self, cli, verify};
 use server_stub::testkit::TestDb;
 use std::time::Instant;
 use uuid::Uuid;
@@ -277,7 +277,7 @@ async fn run(db: &TestDb, args: &Args) -> anyhow::Result<()> {
     let file = cli::read_file(&path)?;
     let tr = t.elapsed();
     let t = Instant::now();
-    let diffs = alg::verify(&file);
+    let diffs = verify::verify(&file);
     let tv = t.elapsed();
     anyhow::ensure!(diffs.is_empty(), "verify-draw: {diffs:?}");
     anyhow::ensure!(

@@ -9,7 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
-use super::algorithm::{self as alg, DrawFile};
+use super::algorithm::DrawFile;
+use super::verify;
 use crate::error::{AppError, AppResult};
 
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
@@ -173,7 +174,7 @@ pub fn read_file(path: &Path) -> anyhow::Result<DrawFile> {
 /// returns whether the file is valid. Needs no database.
 pub fn verify_draw(a: &VerifyDraw) -> anyhow::Result<bool> {
     let file = read_file(&a.file)?;
-    let diffs = alg::verify(&file);
+    let diffs = verify::verify(&file);
     if diffs.is_empty() {
         println!(
             "valid: event {} ({}), {} tickets, checksum {}, commitment {}, {} winners",

@@ -10,8 +10,11 @@
 
 pub mod algorithm;
 pub mod cli;
+pub mod export;
 pub mod redraw;
 pub mod redraw_store;
 pub mod store;
+pub mod verify;
 
-pub use store::{commit_seed, commitment_of, export, run_draw, Commitment, DrawRequest};
+pub use export::export;
+pub use store::{commit_seed, commitment_of, run_draw, Commitment, DrawRequest};

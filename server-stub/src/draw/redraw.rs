@@ -3,35 +3,11 @@
 //! it, from the tickets that have not won, with a second secret committed at the draw (so the
 //! server could not know, when it committed, which places would go unclaimed) and a new beacon.
 
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
 use super::algorithm::{checksum, commitment, hex32, pick_numbers, DrawFile, Winner};
 use ring::digest::{Context, SHA256};
 
 /// What precedes the redraw secret in the redraw seed's hash input.
 pub const REDRAW_CONTEXT: &[u8] = b"rsu-redraw-v1\n";
-
-/// One redraw execution, as exported.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Redraw {
-    pub execution_id: Uuid,
-    pub conducted_by: String,
-    pub conducted_at: chrono::DateTime<chrono::Utc>,
-    pub reason: String,
-    /// The revealed redraw secret (hex); its SHA-256 is the file's `redrawCommitment`.
-    pub secret: String,
-    pub beacon: Option<String>,
-    /// Checksum of the remaining tickets (the eligible ones minus every winner of the draw).
-    pub checksum: String,
-    pub seed: String,
-    /// The picks of the draw's results that were redrawn, ascending.
-    pub replaced_picks: Vec<u32>,
-    /// The new winners, one per replaced pick in that order (`pick` 1, 2, … within the redraw;
-    /// prize, position, winner index and value of the place they replace).
-    pub results: Vec<Winner>,
-}
 
 /// SHA-256(`rsu-redraw-v1\n` ‖ redraw secret ‖ checksum of the remaining tickets ‖ beacon).
 pub fn redraw_seed(secret: &[u8; 32], remaining_checksum: &[u8; 32], beacon: &str) -> [u8; 32] {

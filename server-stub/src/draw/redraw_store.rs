@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::algorithm::Redraw;
 use super::algorithm::{self as alg, Winner};
-use super::redraw::{self, Redraw};
+use super::redraw;
 use crate::error::{AppError, AppResult};
 
 /// What the redraw needs from the admin.

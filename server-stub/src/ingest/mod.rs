@@ -14,7 +14,7 @@
 //!   rows.
 //!
 //! This file holds the push as it arrives ([`IncomingPush`]), its shape check, and [`push`] with
-//! the collision retry. Nothing uses a bare `ON CONFLICT DO NOTHING` (see shared/notes/sync.md): a
+//! the collision retry. Nothing uses a bare `ON CONFLICT DO NOTHING` (docs/sync.md rule 5): a
 //! draw number that collides with another order raises `tickets_event_draw_number_key`, the
 //! transaction rolls back, the taken numbers are read, the plan is made again with them, and
 //! those sales are answered `draw_number_taken`.
