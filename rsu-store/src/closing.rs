@@ -8,12 +8,12 @@
 use chrono::{DateTime, Utc};
 use rsu_core::journal::EntryKind;
 use rsu_core::payload::ShiftClosePayload;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::release_tx;
+use crate::allocation::release_tx;
 use crate::journal::{append, critical};
 use crate::people::z_report;
 use crate::sale::unresolved_sale;
@@ -41,18 +41,6 @@ impl std::fmt::Display for CloseReport {
             self.numbers_released, self.entries_to_sync
         )
     }
-}
-
-/// Whether the device was closed for `event_id`.
-pub(crate) fn is_closed(tx: &Transaction<'_>, event_id: &str) -> Result<bool, StoreError> {
-    Ok(tx
-        .query_row(
-            "SELECT closed_at IS NOT NULL FROM events WHERE id = ?1",
-            [event_id],
-            |r| r.get::<_, bool>(0),
-        )
-        .optional()?
-        .unwrap_or(false))
 }
 
 impl Store {

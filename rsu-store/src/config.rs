@@ -1,16 +1,14 @@
-//! Device identity, applying pulled configuration, allocation release, and the demo data.
+//! Device identity, clock corrections from server contact, and applying pulled configuration
+//! (its allocations are applied by `allocation.rs`; the demo configuration is in `demo.rs`).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rsu_core::config::*;
-use rsu_core::event::{EventState, JackpotRule, Package};
-use rsu_core::journal::EntryKind;
-use rsu_core::money::{Currency, Money};
-use rsu_core::payload::AllocationReleasePayload;
+use rsu_core::money::Currency;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::journal::{append, critical};
+use crate::journal::critical;
 use crate::{parse_uuid, ts, Store, StoreError};
 
 /// The most one server contact may move the device clock back (10 minutes). Forward corrections
@@ -179,65 +177,6 @@ impl Store {
         tx.commit()?;
         Ok(true)
     }
-
-    /// Gives back the unused rest of an allocation, recorded as an `allocation_release` entry.
-    pub fn release_allocation(
-        &mut self,
-        allocation_id: Uuid,
-    ) -> Result<Option<(i64, i64)>, StoreError> {
-        let now = self.now()?;
-        let tx = self.begin()?;
-        let released = release_tx(&tx, now, allocation_id)?;
-        tx.commit()?;
-        Ok(released)
-    }
-}
-
-pub(crate) fn release_tx(
-    tx: &Transaction<'_>,
-    now: DateTime<Utc>,
-    allocation_id: Uuid,
-) -> Result<Option<(i64, i64)>, StoreError> {
-    let row: Option<(String, i64, i64, String)> = tx
-        .query_row(
-            "SELECT event_id, next_number, end_number, state FROM allocations WHERE id = ?1",
-            [allocation_id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
-    let (event_id, next, end, state) =
-        row.ok_or_else(|| StoreError::NotFound(format!("no allocation {allocation_id}")))?;
-    if state == "released" {
-        return Ok(None);
-    }
-    tx.execute(
-        "UPDATE allocations SET state = 'released' WHERE id = ?1",
-        [allocation_id.to_string()],
-    )?;
-    if next > end {
-        return Ok(None);
-    }
-    append(
-        tx,
-        EntryKind::AllocationRelease,
-        &AllocationReleasePayload {
-            allocation_id,
-            event_id: parse_uuid(&event_id)?,
-            start_number: next,
-            end_number: end,
-        },
-        now,
-    )?;
-    critical(
-        tx,
-        now,
-        "ALLOCATION_RELEASED",
-        "INFO",
-        format!("draw numbers {next}\u{2013}{end} released"),
-        None,
-        json!({"allocationId": allocation_id}),
-    )?;
-    Ok(Some((next, end)))
 }
 
 fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -302,7 +241,7 @@ fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result
     }
     let event_ids: Vec<String> = cfg.events.iter().map(|e| e.id.to_string()).collect();
     for a in &cfg.allocations {
-        if let Some(why) = apply_allocation(tx, a, &event_ids, now)? {
+        if let Some(why) = crate::allocation::apply_allocation(tx, a, &event_ids, now)? {
             // One range the device cannot take never stops the rest of the configuration (and
             // so never stops sales of other events from syncing): it is skipped and logged.
             tracing::warn!(allocation = %a.id, "allocation skipped: {why}");
@@ -382,260 +321,6 @@ fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result
     Ok(())
 }
 
-/// Applies one allocation of a pulled configuration. Returns why it was skipped, if it was.
-///
-/// A new range starts at the server's `nextNumber` (numbers below it were sold by an earlier
-/// database of this RSU). For a range the device already holds, the device's own position wins
-/// when it is ahead (it knows its unsynced sales) and the server's when it is ahead (an earlier
-/// epoch's sales); `withheld` and `exhausted` stop sales from it, `released` ends it.
-fn apply_allocation(
-    tx: &Transaction<'_>,
-    a: &AllocationConfig,
-    event_ids: &[String],
-    now: DateTime<Utc>,
-) -> Result<Option<String>, StoreError> {
-    if a.start_number < 1 || a.start_number > a.end_number {
-        return Ok(Some(format!(
-            "the range {}..{} is empty",
-            a.start_number, a.end_number
-        )));
-    }
-    let event = a.event_id.to_string();
-    let known_event = event_ids.contains(&event)
-        || tx.query_row("SELECT count(*) FROM events WHERE id = ?1", [&event], |r| {
-            r.get::<_, i64>(0)
-        })? > 0;
-    if !known_event {
-        return Ok(Some(format!(
-            "its event {event} is not in the configuration (not open for sales yet)"
-        )));
-    }
-    let server_next = a
-        .next_number
-        .unwrap_or(a.start_number)
-        .clamp(a.start_number, a.end_number + 1);
-    let server_next = match a.state.as_str() {
-        "exhausted" => a.end_number + 1,
-        _ => server_next,
-    };
-    let withheld = i64::from(a.state == "withheld");
-    let existing: Option<(i64, i64, i64, String)> = tx
-        .query_row(
-            "SELECT start_number, end_number, next_number, state FROM allocations WHERE id = ?1",
-            [a.id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
-    if let Some((start, end, next, state)) = existing {
-        if (start, end) != (a.start_number, a.end_number) {
-            return Ok(Some(format!(
-                "the server's range {}\u{2013}{} differs from the {start}\u{2013}{end} this device holds under the same id",
-                a.start_number, a.end_number
-            )));
-        }
-        let released = state == "released" || a.state == "released";
-        tx.execute(
-            "UPDATE allocations SET next_number = ?2, withheld = ?3, state = ?4 WHERE id = ?1",
-            params![
-                a.id.to_string(),
-                next.max(server_next),
-                withheld,
-                if released { "released" } else { "active" }
-            ],
-        )?;
-        return Ok(None);
-    }
-    let overlap: i64 = tx.query_row(
-        "SELECT count(*) FROM allocations WHERE event_id = ?1 AND start_number <= ?3 AND ?2 <= end_number",
-        params![event, a.start_number, a.end_number],
-        |r| r.get(0),
-    )?;
-    if overlap > 0 {
-        return Ok(Some(
-            "it overlaps a range this device already holds: refused so no number is sold twice"
-                .into(),
-        ));
-    }
-    let state = if a.state == "released" {
-        "released"
-    } else {
-        "active"
-    };
-    tx.execute(
-        "INSERT INTO allocations (id, event_id, start_number, end_number, next_number, state, withheld, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![a.id.to_string(), event, a.start_number, a.end_number, server_next, state, withheld, ts(&now)],
-    )?;
-    critical(
-        tx,
-        now,
-        "ALLOCATION_RECEIVED",
-        "INFO",
-        format!(
-            "draw numbers {}\u{2013}{} received{}",
-            a.start_number,
-            a.end_number,
-            match (withheld, server_next > a.start_number) {
-                (1, _) =>
-                    " (withheld: an earlier database of this RSU may have sold from it)".to_string(),
-                (_, true) => format!(", selling from {server_next}"),
-                _ => String::new(),
-            }
-        ),
-        None,
-        json!({"allocationId": a.id, "eventId": a.event_id}),
-    )?;
-    Ok(None)
-}
-
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
-}
-
-/// The demo PINs, printed by `rsu-app demo-init`.
-pub const DEMO_SELLER_PIN: &str = "1111";
-pub const DEMO_SUPERVISOR_PIN: &str = "9999";
-
-/// The demo device: "Summer Festival Raffle", active from an hour ago for 30 days, packages
-/// 1 ticket $5 / 5 tickets $20 / 25 tickets $50, allocations 1001–1100 and 1101–1200, a seller
-/// (PIN 1111) and a supervisor (PIN 9999). The server's `server-stub demo-seed` creates the same
-/// demo (organization, event, packages and prices, operators, allocations), so a device enrolled
-/// with a seeded server sells exactly what the kiosk demo sells.
-pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig), StoreError> {
-    let usd = Currency::new("USD").map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let id = |n: u128| Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n);
-    let event_id = id(0x100);
-    let pin = |p: &str, salt: &[u8]| {
-        rsu_core::pin::hash_pin(p, salt, rsu_core::pin::DEFAULT_ITERATIONS)
-            .map_err(|e| StoreError::Invalid(e.to_string()))
-    };
-    let package = |n: u128, name: &str, count: u32, price: i64, order: i32| Package {
-        id: id(0x200 + n),
-        name: name.into(),
-        ticket_count: count,
-        price: Money::new(price, usd),
-        display_order: order,
-        is_active: true,
-        active_from: None,
-        active_to: None,
-    };
-    let sales_end = now + Duration::days(30);
-    let draw_time = sales_end + Duration::hours(1);
-    let identity = DeviceIdentity {
-        rsu_id: id(0x1),
-        rsu_no: 1,
-        name: "RSU-001 Main Gate (demo)".into(),
-        server_url: None,
-        key_id: None,
-        // A fixed key is fine for the demo: its tickets are not real.
-        validation_key_hex: "d3m0d3m0".replace('m', "0").repeat(4),
-    };
-    let config = DeviceConfig {
-        version: 1,
-        organization: OrganizationConfig {
-            id: id(0x2),
-            name: "Riverside Community Foundation".into(),
-            license_number: "LIC-2026-0042".into(),
-            primary_currency: "USD".into(),
-            rsu_settings: RsuSettings {
-                validation_number_prefix: "RSU".into(),
-                default_validation_number_block_size: 100,
-                offline_sync_timeout_minutes: 30,
-            },
-        },
-        rsu: RsuConfig {
-            id: id(0x1),
-            rsu_no: 1,
-            name: "RSU-001 Main Gate (demo)".into(),
-            max_offline_tickets: Some(500),
-            sync_interval_minutes: 5,
-            low_water_mark: None,
-            last_sale_seq: 0,
-        },
-        system: SystemRsuSettings {
-            offline_sale_expiration_minutes: 1440,
-            api_key_rotation_days: 90,
-            default_max_offline_tickets: 100,
-        },
-        events: vec![EventConfig {
-            id: event_id,
-            name: "Summer Festival Raffle".into(),
-            event_identifier: "RAFFLE-2026-001".into(),
-            state: EventState::Active,
-            currency: "USD".into(),
-            sales_start_time: now - Duration::hours(1),
-            sales_end_time: sales_end,
-            draw_time,
-            timezone: "UTC".into(),
-            venue_name: Some("Riverside Park".into()),
-            jackpot: Some(JackpotRule {
-                seed: Money::new(100_000, usd),
-                starting: Money::new(0, usd),
-                percentage_bp: 5000,
-            }),
-            jackpot_current: None,
-            jurisdiction: JurisdictionProfile {
-                price_lock: true,
-                offline_sales_allowed: true,
-                required_receipt_fields: vec![],
-                responsible_gaming_text: "Play responsibly. Help: 1-800-522-4700".into(),
-                // Printed after "Claim by " (the same wording as the server's demo-seed).
-                claim_deadline: format!(
-                    "{} (90 days after the draw)",
-                    (draw_time + Duration::days(90)).format("%Y-%m-%d")
-                ),
-                rules_url: "https://example.org/raffle-rules".into(),
-            },
-            packages: vec![
-                package(1, "1 ticket", 1, 500, 1),
-                package(2, "5 tickets", 5, 2000, 2),
-                package(3, "25 tickets", 25, 5000, 3),
-            ],
-            prizes: vec![Prize {
-                id: id(0x300),
-                name: "50/50 Winner".into(),
-                kind: "percentage".into(),
-                value: None,
-                percentage_bp: Some(5000),
-                position: 1,
-                winner_count: 1,
-            }],
-        }],
-        allocations: vec![
-            AllocationConfig {
-                id: id(0x401),
-                event_id,
-                start_number: 1001,
-                end_number: 1100,
-                state: "active".into(),
-                next_number: None,
-            },
-            AllocationConfig {
-                id: id(0x402),
-                event_id,
-                start_number: 1101,
-                end_number: 1200,
-                state: "active".into(),
-                next_number: None,
-            },
-        ],
-        operators: vec![
-            OperatorConfig {
-                id: id(0x501),
-                name: "Sam Seller".into(),
-                role: Role::Seller,
-                pin_hash: pin(DEMO_SELLER_PIN, b"demo-salt-seller")?,
-                is_active: true,
-            },
-            OperatorConfig {
-                id: id(0x502),
-                name: "Pat Supervisor".into(),
-                role: Role::Supervisor,
-                pin_hash: pin(DEMO_SUPERVISOR_PIN, b"demo-salt-superv")?,
-                is_active: true,
-            },
-        ],
-        commands: vec![],
-    };
-    Ok((identity, config))
 }

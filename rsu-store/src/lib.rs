@@ -7,8 +7,10 @@
 //! crate never deletes or recreates one. The database holds the validation key and the PIN
 //! hashes, so it and every copy of it are owner-only (`privacy.rs`).
 
+mod allocation;
 pub mod closing;
 mod config;
+mod demo;
 pub mod device_info;
 mod error;
 mod journal;
@@ -22,9 +24,8 @@ mod sync_state;
 pub mod testkit;
 
 pub use closing::CloseReport;
-pub use config::{
-    demo_config, DeviceIdentity, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN, MAX_CLOCK_STEP_BACK_MS,
-};
+pub use config::{DeviceIdentity, MAX_CLOCK_STEP_BACK_MS};
+pub use demo::{demo_config, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN};
 pub use device_info::{DeviceContext, EventSummary};
 pub use error::{LoginError, StoreError};
 pub use journal::{write_export_lines, EntryOutcome, SyncResult};
