@@ -156,20 +156,15 @@ mod tests {
         let sale = sell(&mut store, 1);
         let stored = store.receipt_qr(sale.id).unwrap().unwrap();
         let pk = public_key(&key);
-        let mut refused = 0;
+        // Every character after the version, changed, is refused: by the parser (not
+        // canonical) or by the signature.
         for i in 3..stored.len() {
             let mut bytes = stored.clone().into_bytes();
             bytes[i] = if bytes[i] == b'1' { b'2' } else { b'1' };
-            let Ok(text) = String::from_utf8(bytes) else {
-                continue;
-            };
-            match ReceiptQr::parse(&text) {
-                Ok(q) => assert!(q.verify(&pk).is_err(), "{text} verified"),
-                Err(_) => {}
-            }
-            refused += 1;
+            let text = String::from_utf8(bytes).unwrap();
+            let verified = ReceiptQr::parse(&text).is_ok_and(|q| q.verify(&pk).is_ok());
+            assert!(!verified, "{text} verified");
         }
-        assert_eq!(refused, stored.len() - 3);
         // Another device's key does not verify it either.
         let other = DeviceKey::generate().unwrap();
         assert!(ReceiptQr::parse(&stored)
