@@ -48,6 +48,9 @@ pub fn issue_sale<E>(
     let sale = store
         .sell_checked(req, receipt_check(width))
         .map_err(|e| Box::new(SaleError::Refused(e)))?;
+    // Signed once, now: every print and reprint carries this text (demo: none, the QR then
+    // carries the validation number alone).
+    crate::receipt_qr::sign_and_store(store, &sale);
     if let Err(error) = committed(store, &sale) {
         return Err(Box::new(SaleError::Interrupted { sale, error }));
     }

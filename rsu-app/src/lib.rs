@@ -6,4 +6,5 @@ pub mod cli;
 pub mod issue;
 pub mod kiosk;
 pub mod printer;
+pub mod receipt_qr;
 pub mod receipt_text;

@@ -90,8 +90,14 @@ pub fn clear_settings(db: &Path) -> Result<bool> {
 /// IANA names through the time zone database, fixed offsets as given. See [`rsu_print::venue`].
 pub use rsu_print::venue_time;
 
-/// The receipt of a stored sale (`reprint = Some(n)` for the n-th reprint).
-pub fn sale_receipt(sale: &Sale, ctx: &ReceiptContext, reprint: Option<u32>) -> SaleReceipt {
+/// The receipt of a stored sale (`reprint = Some(n)` for the n-th reprint) with `qr_payload` in
+/// its QR code (see [`crate::receipt_qr::receipt_qr_text`]; the validation number when `None`).
+pub fn sale_receipt(
+    sale: &Sale,
+    ctx: &ReceiptContext,
+    reprint: Option<u32>,
+    qr_payload: Option<String>,
+) -> SaleReceipt {
     let (draw_at, draw_tz) = venue_time(ctx.draw_time, &ctx.timezone);
     let (issued_at, tz) = venue_time(sale.sold_at, &ctx.timezone);
     SaleReceipt {
@@ -120,8 +126,7 @@ pub fn sale_receipt(sale: &Sale, ctx: &ReceiptContext, reprint: Option<u32>) -> 
         ),
         payment_reference: sale.payment.reference.clone(),
         validation_number: sale.validation_number.clone(),
-        // The store does not sign sales yet; the QR carries the validation number alone.
-        qr_payload: sale.validation_number.clone(),
+        qr_payload: qr_payload.unwrap_or_else(|| sale.validation_number.clone()),
         rules_url: ctx.jurisdiction.rules_url.clone(),
         claim_deadline: ctx.jurisdiction.claim_deadline.clone(),
         responsible_gaming_text: ctx.jurisdiction.responsible_gaming_text.clone(),
@@ -262,7 +267,8 @@ pub fn receipt_check(
     width: PaperWidth,
 ) -> impl FnOnce(&Sale, &ReceiptContext) -> Result<(), String> {
     move |sale, ctx| {
-        let receipt = sale_receipt(sale, ctx, None);
+        // The signed QR is made after the commit; its fit at 58 mm is checked when it is made.
+        let receipt = sale_receipt(sale, ctx, None, None);
         rsu_print::check_complete(&receipt, width).map_err(|e| e.to_string())
     }
 }
@@ -318,7 +324,8 @@ impl Printer {
         reprint: Option<u32>,
     ) -> Result<(Sale, PrintReport), IssueError> {
         let ctx = store.receipt_context(sale)?;
-        let receipt = sale_receipt(sale, &ctx, reprint);
+        let qr = crate::receipt_qr::receipt_qr_text(store, sale);
+        let receipt = sale_receipt(sale, &ctx, reprint, Some(qr));
         let bytes = match compose_sale(&receipt, self.config.paper_width) {
             Ok(b) => b,
             Err(e) => {

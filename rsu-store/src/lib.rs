@@ -16,6 +16,7 @@ mod error;
 mod journal;
 mod people;
 mod privacy;
+mod receipt_qr;
 mod sale;
 mod session;
 mod status;
@@ -50,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/device/0003_device_life.sql"),
     include_str!("../../migrations/device/0004_device_extras.sql"),
     include_str!("../../migrations/device/0005_close.sql"),
+    include_str!("../../migrations/device/0006_receipt_qr.sql"),
 ];
 
 /// How long a writer waits for the other process before giving up.
