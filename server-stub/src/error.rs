@@ -52,9 +52,8 @@ impl AppError {
     /// An error with a status given by the context (a few codes are sent with another status
     /// than their own, see [`ErrorCode::status`]).
     ///
-    /// `code` is an [`ErrorCode`]; a `&'static str` is still accepted for the call sites in
-    /// `ingest.rs` that issue 10's ingest split converts, and must be a code of the list (checked
-    /// in debug builds, so every test catches a misspelt one).
+    /// `code` is an [`ErrorCode`]; a `&'static str` is still accepted and must be a code of the
+    /// list (checked in debug builds, so every test catches a misspelt one).
     pub fn new(
         status: StatusCode,
         code: impl Into<&'static str>,

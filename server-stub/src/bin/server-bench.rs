@@ -539,7 +539,7 @@ async fn run_pushes(
 }
 
 /// One baseline row set for a sale: its journal row, order and tickets, exactly as the server
-/// writes them (ingest.rs `write`), moved to the baseline event with fresh ids.
+/// writes them (`ingest/write.rs`), moved to the baseline event with fresh ids.
 struct RowSale {
     journal_id: Uuid,
     seq: i64,
