@@ -1,6 +1,10 @@
 //! The plan's table test, without PostgreSQL: one batch per row, built from a fixed snapshot,
 //! and the answer expected for every entry. Every entry code appears in the table (the last
 //! assertion proves it); the PostgreSQL tests keep one case per code for the full path.
+//!
+//! Why this file is over 800 lines: it is one table (52 rows, one or more per entry code) and the
+//! fixed snapshot the rows share; split, a reader could no longer see at a glance which code has
+//! which row, which is the point of a table test.
 
 use super::*;
 use rsu_core::config::Role;
