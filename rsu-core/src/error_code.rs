@@ -121,6 +121,8 @@ error_codes! {
     MissingAdminToken = "missing_admin_token", 401;
     /// The admin bearer token is wrong.
     BadAdminToken = "bad_admin_token", 401;
+    /// The signed-in user or API token lacks the permission the action needs in its organization.
+    PermissionDenied = "permission_denied", 403;
     /// A unique value is already used.
     AlreadyExists = "already_exists", 409;
     /// A range overlaps another (an exclusion constraint).

@@ -2,6 +2,7 @@
 //! signed requests, allocations, and the reconciliation endpoint that turns synced sales into
 //! orders and tickets. See docs/server.md and docs/protocol.md; ARCHITECTURE.md maps the modules.
 
+pub mod accounts;
 pub mod admin;
 pub mod allocations;
 pub mod auth;

@@ -1,0 +1,239 @@
+//! Who is asking an admin question, and what they may do (issue 13; docs/server.md "Accounts and
+//! roles").
+//!
+//! A [`Principal`] is resolved from one of three credentials: a dashboard session cookie
+//! (`accounts::session`), a per-user API token (`accounts::tokens`), or the deprecated shared admin
+//! token. Every admin route asks it [`Principal::require`] for one [`Permission`] in the
+//! organization the request touches, and writes `audit_log.changed_by` = [`Principal::user_id`].
+//!
+//! The permission matrix is data (seed 000 `roles`, `permissions`, `role_permissions`, extended
+//! by migration 0008); this module reads it, it does not restate it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+use rsu_core::wire::ErrorCode;
+
+/// One admin permission: a `(resource_type, action)` row of `permissions`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// See events, devices, reports, draws and claims (every admin role).
+    View,
+    /// Create and change events, packages, prizes, venues, operators; move event states.
+    EventManage,
+    /// Run the reconciliation gate, exclude RSUs, confirm close-out.
+    EventReconcile,
+    /// Run the draw and redraws.
+    DrawRun,
+    /// Verify receipts and record prize claims.
+    ClaimVerify,
+    /// Resolve exceptions (rejections, conflicts, chain breaks) with a note.
+    ExceptionResolve,
+    /// Register RSUs, issue enrollment tokens, revoke keys, allocate ranges.
+    RsuManage,
+    /// Create admin users and API tokens.
+    UserManage,
+    /// Create organizations and change system settings.
+    OrganizationManage,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 9] = [
+        Permission::View,
+        Permission::EventManage,
+        Permission::EventReconcile,
+        Permission::DrawRun,
+        Permission::ClaimVerify,
+        Permission::ExceptionResolve,
+        Permission::RsuManage,
+        Permission::UserManage,
+        Permission::OrganizationManage,
+    ];
+
+    /// The `(resource_type, action)` of its `permissions` row.
+    pub fn key(self) -> (&'static str, &'static str) {
+        match self {
+            Permission::View => ("report", "view"),
+            Permission::EventManage => ("event", "manage"),
+            Permission::EventReconcile => ("event", "reconcile"),
+            Permission::DrawRun => ("draw", "run"),
+            Permission::ClaimVerify => ("claim", "verify"),
+            Permission::ExceptionResolve => ("exception", "resolve"),
+            Permission::RsuManage => ("rsu", "manage"),
+            Permission::UserManage => ("user", "manage"),
+            Permission::OrganizationManage => ("organization", "manage"),
+        }
+    }
+
+    pub fn from_key(resource_type: &str, action: &str) -> Option<Permission> {
+        Permission::ALL
+            .into_iter()
+            .find(|p| p.key() == (resource_type, action))
+    }
+
+    /// `event.manage`, as in error messages and docs.
+    pub fn label(self) -> String {
+        let (r, a) = self.key();
+        format!("{r}.{a}")
+    }
+}
+
+/// The credential a principal came with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// A dashboard session cookie.
+    Session,
+    /// A per-user API token.
+    ApiToken,
+    /// The shared `SERVER_STUB_ADMIN_TOKEN` (deprecated; logged on every use).
+    SharedToken,
+}
+
+/// What a principal may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grants {
+    /// Everything in every organization: a `system_admin`, or the shared token.
+    All,
+    /// Per organization, the permissions of the user's role there.
+    Orgs(BTreeMap<Uuid, BTreeSet<Permission>>),
+}
+
+/// The person (or the shared token) behind an admin request.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// `users.id`; `None` for the shared token. Goes into `audit_log.changed_by`.
+    pub user_id: Option<Uuid>,
+    /// The user's display name, or "shared admin token".
+    pub display_name: String,
+    pub via: Via,
+    pub grants: Grants,
+}
+
+impl Principal {
+    /// The deprecated shared token: every permission, no person.
+    pub fn shared_token() -> Principal {
+        Principal {
+            user_id: None,
+            display_name: "shared admin token".into(),
+            via: Via::SharedToken,
+            grants: Grants::All,
+        }
+    }
+
+    /// May this principal do `p` in organization `org`?
+    pub fn can(&self, p: Permission, org: Uuid) -> bool {
+        match &self.grants {
+            Grants::All => true,
+            Grants::Orgs(m) => m.get(&org).is_some_and(|s| s.contains(&p)),
+        }
+    }
+
+    /// May this principal do `p` in at least one organization (for pages and lists that are
+    /// then filtered by [`Principal::sees`])?
+    pub fn can_somewhere(&self, p: Permission) -> bool {
+        match &self.grants {
+            Grants::All => true,
+            Grants::Orgs(m) => m.values().any(|s| s.contains(&p)),
+        }
+    }
+
+    /// Does this principal see organization `org` at all?
+    pub fn sees(&self, org: Uuid) -> bool {
+        match &self.grants {
+            Grants::All => true,
+            Grants::Orgs(m) => m.contains_key(&org),
+        }
+    }
+
+    /// The organizations this principal sees; `None` means every one.
+    pub fn organizations(&self) -> Option<Vec<Uuid>> {
+        match &self.grants {
+            Grants::All => None,
+            Grants::Orgs(m) => Some(m.keys().copied().collect()),
+        }
+    }
+
+    /// Refuses with 403 `permission_denied` unless the principal may do `p` in `org`. An
+    /// organization the principal does not see is refused the same way, so ids of other
+    /// organizations cannot be probed.
+    pub fn require(&self, p: Permission, org: Uuid) -> AppResult<()> {
+        if self.can(p, org) {
+            return Ok(());
+        }
+        Err(AppError::of(
+            ErrorCode::PermissionDenied,
+            format!(
+                "{} may not do this: it needs permission {} in the organization",
+                self.display_name,
+                p.label()
+            ),
+        ))
+    }
+
+    /// As [`Principal::require`], for actions that belong to no single organization.
+    pub fn require_somewhere(&self, p: Permission) -> AppResult<()> {
+        if self.can_somewhere(p) {
+            return Ok(());
+        }
+        Err(AppError::of(
+            ErrorCode::PermissionDenied,
+            format!(
+                "{} may not do this: it needs permission {}",
+                self.display_name,
+                p.label()
+            ),
+        ))
+    }
+}
+
+/// Loads an active user's principal from `organization_users`, `roles` and `role_permissions`.
+/// A user with the `system_admin` role in any organization gets [`Grants::All`]. An unknown or
+/// inactive user is `None`.
+pub async fn load_principal(
+    pool: &PgPool,
+    user_id: Uuid,
+    via: Via,
+) -> AppResult<Option<Principal>> {
+    let user: Option<(String, bool)> =
+        sqlx::query_as("SELECT display_name, is_active FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+    let Some((display_name, true)) = user else {
+        return Ok(None);
+    };
+    let rows: Vec<(Uuid, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT ou.organization_id, r.key, p.resource_type, p.action
+           FROM organization_users ou
+           JOIN roles r ON r.id = ou.role_id
+           LEFT JOIN role_permissions rp ON rp.role_id = r.id
+           LEFT JOIN permissions p ON p.id = rp.permission_id
+          WHERE ou.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?;
+    let grants = if rows.iter().any(|(_, role, _, _)| role == "system_admin") {
+        Grants::All
+    } else {
+        let mut m: BTreeMap<Uuid, BTreeSet<Permission>> = BTreeMap::new();
+        for (org, _, rt, action) in rows {
+            let set = m.entry(org).or_default();
+            if let (Some(rt), Some(action)) = (rt, action) {
+                if let Some(p) = Permission::from_key(&rt, &action) {
+                    set.insert(p);
+                }
+            }
+        }
+        Grants::Orgs(m)
+    };
+    Ok(Some(Principal {
+        user_id: Some(user_id),
+        display_name,
+        via,
+        grants,
+    }))
+}
