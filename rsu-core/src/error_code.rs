@@ -123,6 +123,8 @@ error_codes! {
     BadAdminToken = "bad_admin_token", 401;
     /// The signed-in user or API token lacks the permission the action needs in its organization.
     PermissionDenied = "permission_denied", 403;
+    /// A dashboard form came without the session's CSRF token, or with another one.
+    CsrfRejected = "csrf_rejected", 403;
     /// A unique value is already used.
     AlreadyExists = "already_exists", 409;
     /// A range overlaps another (an exclusion constraint).

@@ -9,6 +9,8 @@
 //! The permission matrix is data (seed 000 `roles`, `permissions`, `role_permissions`, extended
 //! by migration 0008); this module reads it, it does not restate it.
 
+pub mod session;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::PgPool;
@@ -236,4 +238,41 @@ pub async fn load_principal(
         via,
         grants,
     }))
+}
+
+/// Adds an admin user (no password yet: `accounts::password` sets it). The email is unique
+/// without regard to case.
+pub async fn add_user(pool: &PgPool, email: &str, display_name: &str) -> AppResult<Uuid> {
+    let id: Uuid =
+        sqlx::query_scalar("INSERT INTO users (email, display_name) VALUES ($1, $2) RETURNING id")
+            .bind(email.trim())
+            .bind(display_name.trim())
+            .fetch_one(pool)
+            .await?;
+    Ok(id)
+}
+
+/// Gives `user_id` the role `role_key` (a `roles.key`: `system_admin`, `organization_admin`,
+/// `raffle_manager`, `viewer`, …) in organization `org`, replacing the role held there before.
+pub async fn grant(pool: &PgPool, user_id: Uuid, org: Uuid, role_key: &str) -> AppResult<()> {
+    let done = sqlx::query(
+        "INSERT INTO organization_users (organization_id, user_id, role_id)
+         SELECT $1, $2, id FROM roles WHERE key = $3
+         ON CONFLICT (organization_id, user_id) DO UPDATE SET role_id = EXCLUDED.role_id",
+    )
+    .bind(org)
+    .bind(user_id)
+    .bind(role_key)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::of(
+            ErrorCode::InvalidField,
+            format!(
+                "role {role_key:?} does not exist: use system_admin, organization_admin, \
+                 raffle_manager or viewer"
+            ),
+        ));
+    }
+    Ok(())
 }
