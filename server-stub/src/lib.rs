@@ -20,6 +20,7 @@ pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod lifecycle;
+pub mod purge;
 pub mod report;
 pub mod routes;
 pub mod settings;

@@ -27,6 +27,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
+mod event_flow;
+pub use event_flow::TEST_ADMIN_NAME;
+
 use crate::settings::DEFAULT_DATABASE_URL;
 use crate::state::AppState;
 
