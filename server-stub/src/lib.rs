@@ -19,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod import;
 pub mod ingest;
+pub mod jurisdictions;
 pub mod lifecycle;
 pub mod purge;
 pub mod report;

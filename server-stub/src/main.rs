@@ -92,6 +92,8 @@ enum AdminCmd {
     /// Remove what the data-retention settings allow (ticket data of completed events, old
     /// critical events and audit entries); --dry-run only counts.
     Purge(server_stub::purge::Purge),
+    #[command(flatten)]
+    Jurisdictions(server_stub::jurisdictions::admin::JurisdictionCmd),
 }
 
 #[derive(clap::Args)]
@@ -246,6 +248,7 @@ async fn admin_cmd(
             server_stub::admin::money::set_money_settings(&pool, &x).await
         }
         AdminCmd::Purge(x) => server_stub::purge::purge(&pool, &x).await,
+        AdminCmd::Jurisdictions(x) => server_stub::jurisdictions::admin::run(&pool, x).await,
         AdminCmd::ImportJournal(x) => {
             let text = std::fs::read_to_string(&x.file).map_err(|e| {
                 server_stub::AppError::of(

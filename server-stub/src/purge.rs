@@ -1,7 +1,8 @@
 //! Data retention (issue 14; docs/server.md "Data retention"): `server-stub admin purge` removes
 //! what the system configuration's `dataRetention` settings allow, and nothing else:
 //!
-//! - **Ticket data** of a `completed` event whose draw time is more than `ticketDataDays` ago: the
+//! - **Ticket data** of a `completed` event whose draw time is more than `ticketDataDays` ago
+//!   (or longer, where a `data_retention` regulation of the event's jurisdiction says so): the
 //!   orders and tickets that did not win are deleted, and every order's `customer_info` is
 //!   cleared. The winning tickets, their orders and claims, the draw, the event, its packages and
 //!   prizes and the device journal (the hash chain later events are verified against, which holds
@@ -15,6 +16,7 @@
 //! its counts are exactly what a real run would remove. A real run records a `DATA_PURGED`
 //! critical event with the counts.
 
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -75,18 +77,26 @@ pub async fn retention(pool: &PgPool) -> AppResult<Retention> {
 pub async fn purge(pool: &PgPool, a: &Purge) -> AppResult<Value> {
     let r = retention(pool).await?;
     let mut tx = pool.begin().await?;
-    let mut c = PurgeCounts {
-        events: sqlx::query_scalar(
-            "SELECT id FROM events
-              WHERE state = 'completed' AND draw_time < NOW() - make_interval(days => $1)
-                AND ticket_data_purged_at IS NULL
-              ORDER BY draw_time, id FOR UPDATE",
-        )
-        .bind(r.ticket_data_days as i32)
-        .fetch_all(&mut *tx)
-        .await?,
-        ..PurgeCounts::default()
-    };
+    let candidates: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, draw_time FROM events
+          WHERE state = 'completed' AND draw_time < NOW() - make_interval(days => $1)
+            AND ticket_data_purged_at IS NULL
+          ORDER BY draw_time, id FOR UPDATE",
+    )
+    .bind(r.ticket_data_days as i32)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut c = PurgeCounts::default();
+    let mut kept_by_regulation = Vec::new();
+    for (id, draw_time) in candidates {
+        // A data_retention regulation of the event's jurisdiction may require longer.
+        match crate::jurisdictions::ticket_data_days(pool, id).await? {
+            Some(days) if draw_time > Utc::now() - Duration::days(days) => {
+                kept_by_regulation.push(id)
+            }
+            _ => c.events.push(id),
+        }
+    }
     if !c.events.is_empty() {
         c.tickets_deleted = sqlx::query(
             "DELETE FROM tickets t WHERE t.event_id = ANY($1)
@@ -159,5 +169,6 @@ pub async fn purge(pool: &PgPool, a: &Purge) -> AppResult<Value> {
         .await?;
         tx.commit().await?;
     }
-    Ok(json!({"dryRun": a.dry_run, "retention": r, "removed": c}))
+    Ok(json!({"dryRun": a.dry_run, "retention": r, "removed": c,
+               "keptByRegulation": kept_by_regulation}))
 }
