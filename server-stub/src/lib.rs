@@ -16,6 +16,7 @@ pub mod demo;
 pub mod device_config;
 pub mod draw;
 pub mod error;
+pub mod failover;
 pub mod http;
 pub mod import;
 pub mod ingest;
