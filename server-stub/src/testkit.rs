@@ -556,6 +556,14 @@ impl TestServer {
         })
     }
 
+    /// Ends the server at once, as a crashed process would: its open connections are dropped
+    /// without an answer.
+    pub fn kill(mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
