@@ -9,3 +9,5 @@ if [ "$(id -u)" -ne 0 ] && [ "$(id -un)" != postgres ]; then
   exit 1
 fi
 cargo test --workspace --locked --test failover -- --ignored --nocapture --test-threads 1
+# The backup and point-in-time recovery drill (docs/scaling.md).
+scripts/pg-pitr-drill.sh
