@@ -233,6 +233,8 @@ error_codes! {
     Internal = "internal", 500;
     /// The database is unavailable; nothing was applied: retry later.
     DatabaseUnavailable = "database_unavailable", 503;
+    /// Too many pushes are waiting for the database: come back after the `Retry-After` seconds.
+    ServerBusy = "server_busy", 503;
 }
 
 impl ErrorCode {

@@ -143,6 +143,33 @@ pub fn status_error(status: u16, body: &[u8]) -> SyncError {
     }
 }
 
+/// `Retry-After` in seconds (the HTTP-date form is not sent by this server and is ignored).
+fn parse_retry_after(h: &reqwest::header::HeaderMap) -> Option<u64> {
+    h.get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A 503 or 429 that says when to come back becomes [`SyncError::Busy`] (at most 10 minutes).
+pub fn with_retry_after(err: SyncError, status: u16, retry_after: Option<u64>) -> SyncError {
+    match (status, retry_after) {
+        (503 | 429, Some(secs)) => {
+            let code = match &err {
+                SyncError::Server { code, .. } | SyncError::RateLimited { code } => code.clone(),
+                other => other.code().to_string(),
+            };
+            SyncError::Busy {
+                code,
+                retry_after_secs: secs.min(600),
+            }
+        }
+        _ => err,
+    }
+}
+
 fn parse_server_time(h: &reqwest::header::HeaderMap) -> Option<DateTime<Utc>> {
     let v = h.get(wire::HEADER_SERVER_TIME)?.to_str().ok()?;
     DateTime::parse_from_rfc3339(v)
@@ -258,6 +285,7 @@ impl Client {
         }
         let status = res.status().as_u16();
         let server_time = parse_server_time(res.headers());
+        let retry_after = parse_retry_after(res.headers());
         let bytes = res
             .bytes()
             .await
@@ -272,7 +300,7 @@ impl Client {
                 body: bytes.to_vec(),
             });
         }
-        let err = status_error(status, &bytes);
+        let err = with_retry_after(status_error(status, &bytes), status, retry_after);
         if let SyncError::Unauthorized {
             server_time: Some(t),
             ..

@@ -268,7 +268,10 @@ impl Engine {
                     .store
                     .record_sync_failure(now, e.code(), &e.to_string())
                     .unwrap_or(1);
-                let wait = self.backoff.delay_random(failures);
+                // A busy server says when to come back; otherwise back off exponentially.
+                let wait = e
+                    .retry_after()
+                    .unwrap_or_else(|| self.backoff.delay_random(failures));
                 self.last.retry_at =
                     Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
                 tracing::warn!(

@@ -25,6 +25,10 @@ pub enum SyncError {
     /// 429.
     #[error("the server is busy (429 {code}); retrying later")]
     RateLimited { code: String },
+    /// 503 or 429 with `Retry-After`: the server says when to come back (admission control
+    /// during the pre-draw crunch). The daemon waits exactly that long instead of backing off.
+    #[error("the server is busy ({code}); trying again in {retry_after_secs} s")]
+    Busy { code: String, retry_after_secs: u64 },
     /// 401: bad or stale signature, unknown or revoked key.
     #[error("the server refused the device's signature ({code}): {message}")]
     Unauthorized {
@@ -64,6 +68,7 @@ impl SyncError {
             SyncError::Timeout { .. } => "timeout",
             SyncError::Server { .. } => "server_error",
             SyncError::RateLimited { .. } => "rate_limited",
+            SyncError::Busy { .. } => "busy",
             SyncError::Unauthorized { .. } => "unauthorized",
             SyncError::Gap { .. } => "gap",
             SyncError::TooLarge => "too_large",
@@ -72,6 +77,16 @@ impl SyncError {
             SyncError::Store(_) => "local_store",
             SyncError::Key(_) => "key",
             SyncError::Config(_) => "config",
+        }
+    }
+
+    /// How long the server asked the device to wait (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            SyncError::Busy {
+                retry_after_secs, ..
+            } => Some(std::time::Duration::from_secs(*retry_after_secs)),
+            _ => None,
         }
     }
 
@@ -84,6 +99,7 @@ impl SyncError {
                 | SyncError::Timeout { .. }
                 | SyncError::Server { .. }
                 | SyncError::RateLimited { .. }
+                | SyncError::Busy { .. }
                 | SyncError::Gap { .. }
                 | SyncError::TooLarge
                 | SyncError::BadAnswer(_)

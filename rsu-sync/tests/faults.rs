@@ -134,7 +134,24 @@ async fn a_503_is_unknown_and_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_retried_later() {
-    push_fault("429", Fault::Status(429), "rate_limited", false).await;
+    // The test proxy's 429 carries `Retry-After: 1`: the daemon waits as told.
+    push_fault("429", Fault::Status(429), "busy", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_server_is_tried_again_exactly_when_its_retry_after_says() {
+    push_fault("503 Retry-After", Fault::Busy(7), "busy", false).await;
+    // And the wait is the server's 7 s, not the exponential backoff's first step (≤ 1 s).
+    let w = busy_world(WorldOptions::default()).await;
+    let mut engine = rsu_sync::Engine::open(&w.device_db, &w.settings()).unwrap();
+    w.proxy.push_fault(PATH_JOURNAL, Fault::Busy(7));
+    let before = chrono::Utc::now();
+    let r = engine.round_now().await;
+    assert_eq!(r.error_code.as_deref(), Some("busy"), "{r:?}");
+    let until = engine.last_answer().retry_at.expect("a retry time");
+    let wait = (until - before).num_milliseconds();
+    assert!((6_500..=8_000).contains(&wait), "waits {wait} ms");
+    w.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,9 @@ pub struct AppError {
     pub message: String,
     pub expected_seq: Option<u64>,
     /// What went wrong inside (an internal error, an unavailable database): for the log only.
-    pub internal: Option<Internal>,
+    pub internal: Option<Box<Internal>>,
+    /// Seconds for the `Retry-After` header (a busy server: come back then).
+    pub retry_after: Option<u64>,
 }
 
 /// The details of an internal failure, logged and never sent to the client.
@@ -70,7 +72,14 @@ impl AppError {
             message: message.into(),
             expected_seq: None,
             internal: None,
+            retry_after: None,
         }
+    }
+
+    /// Sends `Retry-After: secs` with the answer.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
     pub fn bad_request(code: impl Into<&'static str>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -95,11 +104,11 @@ impl AppError {
 
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         AppError {
-            internal: Some(Internal {
+            internal: Some(Box::new(Internal {
                 is_error: true,
                 context: context.to_string(),
                 detail: err.to_string(),
-            }),
+            })),
             ..Self::of(
                 ErrorCode::Internal,
                 "the server failed to handle this request; it was not applied, retry it later",
@@ -126,11 +135,11 @@ impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => AppError {
-                internal: Some(Internal {
+                internal: Some(Box::new(Internal {
                     is_error: false,
                     context: "database unavailable".into(),
                     detail: e.to_string(),
-                }),
+                })),
                 ..AppError::of(
                     ErrorCode::DatabaseUnavailable,
                     "the database is unavailable; nothing was applied, retry later",
@@ -227,8 +236,12 @@ impl IntoResponse for AppError {
             expected_seq: self.expected_seq,
         };
         let mut res = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         if let Some(i) = self.internal {
-            res.extensions_mut().insert(i);
+            res.extensions_mut().insert(*i);
         }
         res
     }

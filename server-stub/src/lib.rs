@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod admission;
 pub mod allocations;
 pub mod auth;
 pub mod claims;

@@ -10,6 +10,8 @@ pub struct AppState {
     /// HMAC key and tag of the admin token: the token is compared with `ring::hmac::verify`.
     pub admin_key: ring::hmac::Key,
     pub admin_tag: Option<Vec<u8>>,
+    /// Admission control of journal pushes (`admission.rs`).
+    pub push_gate: std::sync::Arc<crate::admission::PushGate>,
 }
 
 impl AppState {
@@ -18,10 +20,14 @@ impl AppState {
         let admin_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
         let admin_tag =
             admin_token.map(|t| ring::hmac::sign(&admin_key, t.as_bytes()).as_ref().to_vec());
+        let push_gate = std::sync::Arc::new(crate::admission::PushGate::for_pool(
+            pool.options().get_max_connections(),
+        ));
         Ok(AppState {
             pool,
             admin_key,
             admin_tag,
+            push_gate,
         })
     }
 }

@@ -93,6 +93,8 @@ pub enum Fault {
     Stall(Duration),
     /// Answer this status without forwarding (503, 429).
     Status(u16),
+    /// Answer 503 `server_busy` with `Retry-After: n` without forwarding (admission control).
+    Busy(u64),
     /// Forward (the server commits), then answer this status instead (500).
     StatusAfterCommit(u16),
     /// Forward, then send the head with the full Content-Length but only half the body, and close.
@@ -298,6 +300,15 @@ async fn handle(
     if let Some(Fault::Status(code)) = fault {
         return answer(&mut client, code).await;
     }
+    if let Some(Fault::Busy(secs)) = fault {
+        let body = r#"{"error":"server_busy","message":"the server is busy"}"#;
+        let resp = format!(
+            "HTTP/1.1 503 Busy\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: {secs}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        client.write_all(resp.as_bytes()).await?;
+        return client.shutdown().await;
+    }
     // The body.
     let want = head_end + content_length(&head);
     while buf.len() < want {
@@ -346,7 +357,7 @@ async fn handle(
             client.set_zero_linger()?;
             drop(client);
         }
-        Some(Fault::ResetMidRequest | Fault::Status(_)) => {}
+        Some(Fault::ResetMidRequest | Fault::Status(_) | Fault::Busy(_)) => {}
     }
     Ok(())
 }

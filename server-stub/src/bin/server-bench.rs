@@ -173,10 +173,32 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::new(server_pool, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     let server = TestServer::spawn(state).await?;
 
-    let ours = measure(&pool, &db.name, run_pushes(&devs, server.addr, "applied")).await?;
+    let busy = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = |f: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<u64>>>>| {
+        let busy = busy.clone();
+        async move {
+            busy.fetch_add(f.await?, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+    };
+    let ours = measure(
+        &pool,
+        &db.name,
+        counted(Box::pin(run_pushes(&devs, server.addr, "applied"))),
+    )
+    .await?;
     report("server push", total_tickets, &ours);
-    let retry = measure(&pool, &db.name, run_pushes(&devs, server.addr, "duplicate")).await?;
+    let retry = measure(
+        &pool,
+        &db.name,
+        counted(Box::pin(run_pushes(&devs, server.addr, "duplicate"))),
+    )
+    .await?;
     report("server push, retries", total_tickets, &retry);
+    println!(
+        "503 answers (admission control or pool timeout), each retried: {}",
+        busy.load(std::sync::atomic::Ordering::Relaxed)
+    );
     server.stop().await;
 
     let copy2 = measure(
@@ -506,19 +528,39 @@ async fn base_events(
     Ok(out)
 }
 
+/// Pushes every device's batches at once. A 503 (the server's admission control, or the
+/// database pool timing out) is counted and the batch sent again after a pause, as rsu-syncd
+/// would; anything else non-200 aborts. Returns the number of 503 answers.
 async fn run_pushes(
     devs: &Arc<Vec<Dev>>,
     addr: std::net::SocketAddr,
     expect: &'static str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
+    let busy = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = vec![];
     for i in 0..devs.len() {
         let devs = devs.clone();
+        let busy = busy.clone();
         tasks.push(tokio::spawn(async move {
             let d = &devs[i];
             for b in &d.batches {
-                let headers = d.device.signed_headers("POST", wire::PATH_JOURNAL, b)?;
-                let (st, v) = http_request(addr, "POST", wire::PATH_JOURNAL, &headers, b).await?;
+                let (st, v) = loop {
+                    let headers = d.device.signed_headers("POST", wire::PATH_JOURNAL, b)?;
+                    let (st, v) =
+                        http_request(addr, "POST", wire::PATH_JOURNAL, &headers, b).await?;
+                    if st != 503 {
+                        break (st, v);
+                    }
+                    busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // The server's Retry-After is in its message ("push again in N s").
+                    let secs = v["message"]
+                        .as_str()
+                        .and_then(|m| m.split("push again in ").nth(1))
+                        .and_then(|t| t.split(' ').next())
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or(1);
+                    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+                };
                 anyhow::ensure!(st == 200, "push answered {st}: {v}");
                 let ok = v["results"]
                     .as_array()
@@ -535,7 +577,7 @@ async fn run_pushes(
     for t in tasks {
         t.await??;
     }
-    Ok(())
+    Ok(busy.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// One baseline row set for a sale: its journal row, order and tickets, exactly as the server

@@ -17,6 +17,8 @@ pub async fn journal(
     State(st): State<AppState>,
     SignedPush(mut dev, incoming): SignedPush<IncomingPush>,
 ) -> AppResult<Json<PushResponse>> {
+    // At most so many pushes work at once; the rest queue briefly or are told when to return.
+    let _permit = st.push_gate.enter().await?;
     let received_at = Utc::now();
     let (mut req, forms) = incoming.into_push(received_at)?;
     crate::ingest::check_shape(&req)?;
