@@ -84,6 +84,8 @@ enum AdminCmd {
     ImportJournal(server_stub::import::ImportJournal),
     #[command(flatten)]
     Draw(server_stub::draw::cli::DrawCmd),
+    #[command(flatten)]
+    Browse(admin::browse::BrowseCmd),
 }
 
 #[derive(clap::Args)]
@@ -210,7 +212,13 @@ async fn admin_cmd(
         AdminCmd::SetPackagePrice(x) => admin::set_package_price(&pool, &x).await,
         AdminCmd::AddPrize(x) => admin::create_prize(&pool, &x).await,
         AdminCmd::CreateOperator(x) => admin::create_operator(&pool, &x).await,
-        AdminCmd::CreateRsu(x) => admin::create_rsu(&pool, &x).await,
+        AdminCmd::CreateRsu(x) => {
+            let v = admin::show::create_rsu_with_limits(&pool, &x).await?;
+            if let Some(note) = v.pointer("/offlineLimits/note").and_then(Value::as_str) {
+                eprintln!("offline limits: {note}");
+            }
+            Ok(v)
+        }
         AdminCmd::EnrollmentToken(x) => admin::create_enrollment_token(&pool, &x).await,
         AdminCmd::RevokeKey(x) => admin::revoke_key(&pool, &x).await,
         AdminCmd::ListKeys(x) => server_stub::lifecycle::list_keys(&pool, &x).await,
@@ -233,6 +241,7 @@ async fn admin_cmd(
         AdminCmd::ExcludeRsu(x) => closeout::exclude_rsu(&pool, &x, by).await,
         AdminCmd::IncludeRsu(x) => closeout::include_rsu(&pool, &x, by).await,
         AdminCmd::Draw(x) => return server_stub::draw::cli::run(&pool, x, by).await,
+        AdminCmd::Browse(x) => return admin::browse::run(&pool, x).await,
         AdminCmd::ImportJournal(x) => {
             let text = std::fs::read_to_string(&x.file).map_err(|e| {
                 server_stub::AppError::of(
