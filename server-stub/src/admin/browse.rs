@@ -135,12 +135,18 @@ pub async fn run(pool: &PgPool, cmd: BrowseCmd) -> AppResult<Option<Value>> {
             f.check(pool, kind).await?;
             let table = a.format == Format::Table;
             let (text, rows) = match kind {
-                Kind::Organization => out(&list::organizations(pool, &f).await?[..], table, organizations)?,
+                Kind::Organization => out(
+                    &list::organizations(pool, &f).await?[..],
+                    table,
+                    organizations,
+                )?,
                 Kind::Event => out(&list::events(pool, &f).await?[..], table, events)?,
                 Kind::Package => out(&list::packages(pool, &f).await?[..], table, packages)?,
                 Kind::Operator => out(&list::operators(pool, &f).await?[..], table, operators)?,
                 Kind::Rsu => out(&list::rsus(pool, &f).await?[..], table, rsus)?,
-                Kind::Allocation => out(&list::allocations(pool, &f).await?[..], table, allocations)?,
+                Kind::Allocation => {
+                    out(&list::allocations(pool, &f).await?[..], table, allocations)?
+                }
             };
             (text, rows.map(|r| json!({ kind.plural(): r })))
         }
@@ -148,7 +154,9 @@ pub async fn run(pool: &PgPool, cmd: BrowseCmd) -> AppResult<Option<Value>> {
             let table = a.format == Format::Table;
             let id = a.id;
             match Kind::from(a.kind) {
-                Kind::Organization => out(&show::organization(pool, id).await?, table, organization)?,
+                Kind::Organization => {
+                    out(&show::organization(pool, id).await?, table, organization)?
+                }
                 Kind::Event => out(&show::event(pool, id).await?, table, event)?,
                 Kind::Package => out(&show::package(pool, id).await?, table, package)?,
                 Kind::Operator => out(&show::operator(pool, id).await?, table, operator)?,
@@ -212,6 +220,8 @@ fn organizations(rows: &[list::OrganizationRow], _: DateTime<Utc>) -> String {
     t.render()
 }
 
+/// No commitment column: the state says it (one exists from `sales_closed` on) and `show event`
+/// prints it.
 fn event_line(r: &list::EventRow) -> Vec<String> {
     vec![
         r.event_id.to_string(),
@@ -219,7 +229,6 @@ fn event_line(r: &list::EventRow) -> Vec<String> {
         r.state.clone(),
         r.tickets_sold.to_string(),
         money(r.net_sales, &r.currency),
-        if r.commitment.is_some() { "yes" } else { "-" }.into(),
     ]
 }
 
@@ -229,7 +238,6 @@ const EVENT_COLUMNS: &[(&str, bool)] = &[
     ("STATE", false),
     ("SOLD", true),
     ("NET SALES", true),
-    ("COMMITTED", false),
 ];
 
 fn events(rows: &[list::EventRow], _: DateTime<Utc>) -> String {
@@ -373,7 +381,10 @@ fn organization(d: &show::OrganizationDetail, _: DateTime<Utc>) -> String {
         ("name", r.name.clone()),
         ("licenseNumber", opt(r.license_number.as_ref())),
         ("currency", r.currency.clone()),
-        ("validationNumberPrefix", opt(r.validation_number_prefix.as_ref())),
+        (
+            "validationNumberPrefix",
+            opt(r.validation_number_prefix.as_ref()),
+        ),
         ("isActive", yes(r.is_active)),
         ("events", r.event_count.to_string()),
         ("rsus", r.rsu_count.to_string()),
@@ -382,7 +393,12 @@ fn organization(d: &show::OrganizationDetail, _: DateTime<Utc>) -> String {
         ("createdAt", time(Some(r.created_at))),
     ]);
     let mut t = Table::new(
-        &[("VENUE ID", false), ("NAME", false), ("TIME ZONE", false), ("ACTIVE", false)],
+        &[
+            ("VENUE ID", false),
+            ("NAME", false),
+            ("TIME ZONE", false),
+            ("ACTIVE", false),
+        ],
         1,
     );
     for v in &d.venues {
@@ -406,11 +422,30 @@ fn event(d: &show::EventDetail, _: DateTime<Utc>) -> String {
         ("eventIdentifier", r.event_identifier.clone()),
         ("organizationId", r.organization_id.to_string()),
         ("state", r.state.clone()),
-        ("sales", format!("{} to {}", time(Some(r.sales_start_time)), time(Some(r.sales_end_time)))),
+        (
+            "sales",
+            format!(
+                "{} to {}",
+                time(Some(r.sales_start_time)),
+                time(Some(r.sales_end_time))
+            ),
+        ),
         ("drawTime", time(Some(r.draw_time))),
-        ("ticketsSold", format!("{} of at most {} ({} sales)", r.tickets_sold, r.max_tickets, r.sales_count)),
+        (
+            "ticketsSold",
+            format!(
+                "{} of at most {} ({} sales)",
+                r.tickets_sold, r.max_tickets, r.sales_count
+            ),
+        ),
         ("netSales", money(r.net_sales, cur)),
-        ("rsus", format!("{} holding {} numbers, {} unsold", d.rsu_count, d.allocated_numbers, d.numbers_left)),
+        (
+            "rsus",
+            format!(
+                "{} holding {} numbers, {} unsold",
+                d.rsu_count, d.allocated_numbers, d.numbers_left
+            ),
+        ),
     ];
     if let Some(j) = &d.jackpot {
         pairs.push((
@@ -426,7 +461,10 @@ fn event(d: &show::EventDetail, _: DateTime<Utc>) -> String {
     pairs.push(("salesClosedAt", time(d.sales_closed_at)));
     pairs.push((
         "reconciled",
-        match (&d.reconciliation_confirmed_at, &d.reconciliation_confirmed_by_name) {
+        match (
+            &d.reconciliation_confirmed_at,
+            &d.reconciliation_confirmed_by_name,
+        ) {
             (Some(at), by) => format!("{} by {}", time(Some(*at)), opt(by.as_ref())),
             (None, _) => "-".into(),
         },
@@ -442,7 +480,13 @@ fn event(d: &show::EventDetail, _: DateTime<Utc>) -> String {
     let mut s = fields(&pairs);
     section(&mut s, "Packages", package_table(&d.packages));
     let mut t = Table::new(
-        &[("PRIZE ID", false), ("POS", true), ("NAME", false), ("WINNERS", true), ("VALUE", true)],
+        &[
+            ("PRIZE ID", false),
+            ("POS", true),
+            ("NAME", false),
+            ("WINNERS", true),
+            ("VALUE", true),
+        ],
         2,
     );
     for p in &d.prizes {
@@ -478,7 +522,10 @@ fn package(d: &show::PackageDetail, _: DateTime<Utc>) -> String {
     ]);
     let mut t = Table::new(&[("EFFECTIVE FROM", false), ("PRICE", true)], 0);
     for p in &d.price_history {
-        t.row(vec![time(Some(p.effective_from)), money(p.price, &r.currency)]);
+        t.row(vec![
+            time(Some(p.effective_from)),
+            money(p.price, &r.currency),
+        ]);
     }
     section(&mut s, "Price history", t.render());
     s
@@ -508,9 +555,19 @@ fn rsu(d: &show::RsuDetail, now: DateTime<Utc>) -> String {
         ("state", r.state.clone()),
         ("deviceIdentifier", opt(r.device_identifier.as_ref())),
         ("currentEpoch", r.current_epoch.to_string()),
-        ("lastHeartbeatAt", format!("{} ({})", time(r.last_heartbeat_at), ago(r.last_heartbeat_at, now))),
+        (
+            "lastHeartbeatAt",
+            format!(
+                "{} ({})",
+                time(r.last_heartbeat_at),
+                ago(r.last_heartbeat_at, now)
+            ),
+        ),
         ("pendingCount", opt(r.pending_count)),
-        ("oldestPendingAge", opt(r.oldest_pending_age_secs.map(|s| format!("{s}s")))),
+        (
+            "oldestPendingAge",
+            opt(r.oldest_pending_age_secs.map(|s| format!("{s}s"))),
+        ),
         ("printerStatus", opt(r.printer_status.as_ref())),
         ("appVersion", opt(r.app_version.as_ref())),
         ("lastPushAt", time(r.last_push_at)),
@@ -518,9 +575,21 @@ fn rsu(d: &show::RsuDetail, now: DateTime<Utc>) -> String {
         ("numbersLeft", r.numbers_left.to_string()),
         ("openExceptions", d.open_exceptions.to_string()),
         ("pendingCommands", d.pending_commands.to_string()),
-        ("maxOfflineTickets", format!("{} (from {})", l.max_offline_tickets, l.max_offline_tickets_from)),
-        ("offlineSaleExpiration", format!("{} minutes", l.offline_sale_expiration_minutes)),
-        ("syncInterval", format!("{} minutes", l.sync_interval_minutes)),
+        (
+            "maxOfflineTickets",
+            format!(
+                "{} (from {})",
+                l.max_offline_tickets, l.max_offline_tickets_from
+            ),
+        ),
+        (
+            "offlineSaleExpiration",
+            format!("{} minutes", l.offline_sale_expiration_minutes),
+        ),
+        (
+            "syncInterval",
+            format!("{} minutes", l.sync_interval_minutes),
+        ),
     ]);
     let mut t = Table::new(
         &[
@@ -590,7 +659,10 @@ fn rsu(d: &show::RsuDetail, now: DateTime<Utc>) -> String {
 fn allocation(r: &list::AllocationRow, _: DateTime<Utc>) -> String {
     fields(&[
         ("allocationId", r.allocation_id.to_string()),
-        ("eventId", format!("{} ({})", r.event_id, r.event_identifier)),
+        (
+            "eventId",
+            format!("{} ({})", r.event_id, r.event_identifier),
+        ),
         ("rsuId", format!("{} (RSU {})", r.rsu_id, r.rsu_no)),
         ("range", format!("{}–{}", r.start_number, r.end_number)),
         ("nextNumber", r.next_number.to_string()),
@@ -599,10 +671,13 @@ fn allocation(r: &list::AllocationRow, _: DateTime<Utc>) -> String {
         ("ticketsSold", r.tickets_sold.to_string()),
         ("ticketsVoided", r.tickets_voided.to_string()),
         ("releasedFrom", opt(r.released_from)),
-        ("withheld", match (&r.withheld_at, &r.withheld_reason) {
-            (Some(at), why) => format!("{}: {}", time(Some(*at)), opt(why.as_ref())),
-            (None, _) => "-".into(),
-        }),
+        (
+            "withheld",
+            match (&r.withheld_at, &r.withheld_reason) {
+                (Some(at), why) => format!("{}: {}", time(Some(*at)), opt(why.as_ref())),
+                (None, _) => "-".into(),
+            },
+        ),
         ("allocatedAt", time(Some(r.allocated_at))),
     ])
 }

@@ -114,16 +114,21 @@ impl Filter {
                 };
                 return Err(AppError::of(
                     ErrorCode::InvalidField,
-                    format!("{flag} does not filter {}: they take {takes}", kind.plural()),
+                    format!(
+                        "{flag} does not filter {}: they take {takes}",
+                        kind.plural()
+                    ),
                 ));
             }
         }
         if let Some(s) = &self.state {
             let known: Vec<String> = match kind {
                 Kind::Event => EventState::ALL.iter().map(|s| s.as_str().into()).collect(),
-                _ => sqlx::query_scalar("SELECT key FROM rsu_states ORDER BY key")
-                    .fetch_all(pool)
-                    .await?,
+                _ => {
+                    sqlx::query_scalar("SELECT key FROM rsu_states ORDER BY key")
+                        .fetch_all(pool)
+                        .await?
+                }
             };
             if !known.contains(s) {
                 return Err(AppError::of(
@@ -326,11 +331,13 @@ pub async fn operators(pool: &PgPool, f: &Filter) -> AppResult<Vec<OperatorRow>>
 
 /// Numbers of an allocation the RSU may still sell as far as the server knows: 0 once released,
 /// else from one past the highest number sold to the end.
-pub(crate) const NUMBERS_LEFT: &str = "CASE WHEN a.state = 'released' OR a.released_from IS NOT NULL THEN 0
+pub(crate) const NUMBERS_LEFT: &str =
+    "CASE WHEN a.state = 'released' OR a.released_from IS NOT NULL THEN 0
       ELSE GREATEST(0, a.end_number + 1 - a.next_draw_number) END";
 
 /// The allocation's state as configuration shows it (`lifecycle::allocations_for_config`).
-const ALLOCATION_STATE: &str = "CASE WHEN a.state = 'released' OR a.released_from IS NOT NULL THEN 'released'
+const ALLOCATION_STATE: &str =
+    "CASE WHEN a.state = 'released' OR a.released_from IS NOT NULL THEN 'released'
       WHEN a.state = 'exhausted' OR a.next_draw_number > a.end_number THEN 'exhausted'
       WHEN a.withheld_at IS NOT NULL THEN 'withheld' ELSE 'active' END";
 
