@@ -54,7 +54,9 @@ enum AdminCmd {
     SetPackagePrice(admin::SetPackagePrice),
     AddPrize(admin::NewPrize),
     CreateOperator(admin::NewOperator),
-    /// Register an RSU and print its one-time enrollment token.
+    /// Register an RSU and print its one-time enrollment token and its offline limits
+    /// (--max-offline-tickets, else the system default of 100; docs/server.md "Sizing the offline
+    /// limits").
     CreateRsu(admin::NewRsu),
     /// A new one-time enrollment token for an RSU (re-enrollment starts a new epoch).
     EnrollmentToken(admin::NewEnrollmentToken),

@@ -593,11 +593,35 @@ async fn revoke_key_all_then_show_lists_every_key_revoked() -> R {
         assert_eq!(k["status"], "revoked", "{k}");
         assert_eq!(k["revokedReason"], "audit");
     }
+    // list-keys agrees with show rsu.
+    let lk = ok_json(&f, &["admin", "list-keys", "--rsu-id", &rsu])?;
+    assert_eq!(lk["keys"].as_array().map(Vec::len), Some(keys.len()));
+    assert_eq!(lk["keys"][0]["status"], "revoked", "{lk}");
     let listed = ok_json(&f, &["admin", "list", "rsus"])?;
     assert_eq!(only(&listed, "rsus")[0]["activeKeyCount"], 0);
     // --all needs --rsu-id, and a key id cannot go with it.
     let e = err_text(&f, &["admin", "revoke-key", "--all", "--reason", "x"])?;
     assert!(e.contains("--rsu-id"), "{e}");
     f.drop_db().await;
+    Ok(())
+}
+
+#[test]
+fn the_admin_help_names_list_and_show_with_their_kinds() -> R {
+    let out = Command::new(BIN).args(["admin", "--help"]).output()?;
+    let help = String::from_utf8(out.stdout)?;
+    assert!(
+        help.contains("  list ") && help.contains("  show "),
+        "{help}"
+    );
+    let out = Command::new(BIN)
+        .args(["admin", "list", "--help"])
+        .output()?;
+    let help = String::from_utf8(out.stdout)?;
+    assert!(
+        help.contains("organizations, events, packages, operators, rsus, allocations"),
+        "{help}"
+    );
+    assert!(help.contains("--format"), "{help}");
     Ok(())
 }
