@@ -139,6 +139,10 @@ error_codes! {
     UnknownRsu = "unknown_rsu", 404;
     /// No such journal entry.
     UnknownEntry = "unknown_entry", 404;
+    /// No such operator (seller or supervisor).
+    UnknownOperator = "unknown_operator", 404;
+    /// No such allocation.
+    UnknownAllocation = "unknown_allocation", 404;
     /// The event's state machine does not allow this transition.
     InvalidTransition = "invalid_transition", 409;
     /// The event has no active package.

@@ -54,7 +54,9 @@ enum AdminCmd {
     SetPackagePrice(admin::SetPackagePrice),
     AddPrize(admin::NewPrize),
     CreateOperator(admin::NewOperator),
-    /// Register an RSU and print its one-time enrollment token.
+    /// Register an RSU and print its one-time enrollment token and its offline limits
+    /// (--max-offline-tickets, else the system default of 100; docs/server.md "Sizing the offline
+    /// limits").
     CreateRsu(admin::NewRsu),
     /// A new one-time enrollment token for an RSU (re-enrollment starts a new epoch).
     EnrollmentToken(admin::NewEnrollmentToken),
@@ -94,6 +96,8 @@ enum AdminCmd {
     Purge(server_stub::purge::Purge),
     #[command(flatten)]
     Jurisdictions(server_stub::jurisdictions::admin::JurisdictionCmd),
+    #[command(flatten)]
+    Browse(admin::browse::BrowseCmd),
 }
 
 #[derive(clap::Args)]
@@ -220,7 +224,13 @@ async fn admin_cmd(
         AdminCmd::SetPackagePrice(x) => admin::set_package_price(&pool, &x).await,
         AdminCmd::AddPrize(x) => admin::create_prize(&pool, &x).await,
         AdminCmd::CreateOperator(x) => admin::create_operator(&pool, &x).await,
-        AdminCmd::CreateRsu(x) => admin::create_rsu(&pool, &x).await,
+        AdminCmd::CreateRsu(x) => {
+            let v = admin::show::create_rsu_with_limits(&pool, &x).await?;
+            if let Some(note) = v.pointer("/offlineLimits/note").and_then(Value::as_str) {
+                eprintln!("offline limits: {note}");
+            }
+            Ok(v)
+        }
         AdminCmd::EnrollmentToken(x) => admin::create_enrollment_token(&pool, &x).await,
         AdminCmd::RevokeKey(x) => admin::revoke_key(&pool, &x).await,
         AdminCmd::ListKeys(x) => server_stub::lifecycle::list_keys(&pool, &x).await,
@@ -249,6 +259,7 @@ async fn admin_cmd(
         }
         AdminCmd::Purge(x) => server_stub::purge::purge(&pool, &x).await,
         AdminCmd::Jurisdictions(x) => server_stub::jurisdictions::admin::run(&pool, x).await,
+        AdminCmd::Browse(x) => return admin::browse::run(&pool, x).await,
         AdminCmd::ImportJournal(x) => {
             let text = std::fs::read_to_string(&x.file).map_err(|e| {
                 server_stub::AppError::of(

@@ -23,6 +23,12 @@ mod rsus;
 pub mod templates;
 mod venues;
 
+// `admin list` and `admin show` (issue 13): read-only views for people and scripts.
+pub mod browse;
+pub mod list;
+pub mod show;
+mod table;
+
 pub use allocations::{create_allocation, NewAllocation};
 pub use events::{create_event, transition, transition_in, NewEvent, Transition};
 pub use keys::{revoke_key, RevokeKey};
