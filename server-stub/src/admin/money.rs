@@ -17,7 +17,8 @@ pub fn percent_to_bp(field: &str, text: &str) -> AppResult<u32> {
     let t = text.trim().trim_end_matches('%').trim();
     let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
     let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
-    if !digits(whole) || !(frac.is_empty() || (digits(frac) && frac.len() <= 2)) {
+    let dotted = t.contains('.');
+    if !digits(whole) || !(!dotted || (digits(frac) && frac.len() <= 2)) {
         return Err(bad(
             field,
             format!("{text:?} is not a percentage like 8.25 (at most two decimals)"),
