@@ -70,12 +70,14 @@ async fn audit(
     new: Value,
 ) -> AppResult<()> {
     sqlx::query(
-        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data) VALUES ($1, 'UPDATE', $2, $3, $4)",
+        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data, changed_by)
+         VALUES ($1, 'UPDATE', $2, $3, $4, $5)",
     )
     .bind(table)
     .bind(id)
     .bind(old)
     .bind(new)
+    .bind(crate::accounts::changed_by())
     .execute(conn)
     .await?;
     Ok(())
