@@ -885,3 +885,43 @@ async fn the_cli_creates_users_and_tokens_and_attributes_changes_with_as() -> R 
     f.db.drop_db().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_close_out_step_by_api_token_records_the_user_by_name_and_id() -> R {
+    let f = Fixture::new().await?;
+    let rm = add_user(&f, "rm@example.org", "raffle_manager", f.org_id).await?;
+    add_user(&f, "viewer@example.org", "viewer", f.org_id).await?;
+    let exclude =
+        json!({"eventId": f.event_id, "rsuId": f.device.rsu_id, "reason": "stolen at gate 4"});
+    let viewer = token_of(&f, "viewer@example.org").await?;
+    let a = admin_call(
+        &f,
+        &viewer,
+        "POST",
+        "/v1/admin/rsus/exclude",
+        Some(exclude.clone()),
+    )
+    .await?;
+    assert_eq!(
+        a.error().as_deref(),
+        Some("permission_denied"),
+        "{}",
+        a.body
+    );
+    // No X-Admin-Name: the token's user is who did it.
+    let token = token_of(&f, "rm@example.org").await?;
+    let a = admin_call(&f, &token, "POST", "/v1/admin/rsus/exclude", Some(exclude)).await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let by: String = sqlx::query_scalar("SELECT excluded_by FROM rsu_event_exclusions")
+        .fetch_one(&f.db.pool)
+        .await?;
+    assert_eq!(by, "raffle_manager rm@example.org");
+    let changed_by: Option<Uuid> = sqlx::query_scalar(
+        "SELECT changed_by FROM audit_log WHERE table_name = 'rsu_event_exclusions'",
+    )
+    .fetch_one(&f.db.pool)
+    .await?;
+    assert_eq!(changed_by, Some(rm));
+    f.db.drop_db().await;
+    Ok(())
+}
