@@ -788,6 +788,34 @@ async fn the_cli_creates_users_and_tokens_and_attributes_changes_with_as() -> R 
     )?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--password-stdin"));
+    // A new password ends the sessions signed in with the old one.
+    let session_token = a.session_token().unwrap_or_default();
+    let out = run_cli(
+        &f,
+        &[
+            "admin",
+            "set-password",
+            "--email",
+            "boss@example.org",
+            "--password-stdin",
+        ],
+        "an even better passphrase\n",
+    )?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live = session::resolve(&f.db.pool, &session_token)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert!(live.is_none(), "the old session ended");
+    assert_eq!(
+        sign_in(&f, "boss@example.org", PW).await?.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let a = sign_in(&f, "boss@example.org", "an even better passphrase").await?;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
 
     let out = run_cli(
         &f,
@@ -880,8 +908,8 @@ async fn the_cli_creates_users_and_tokens_and_attributes_changes_with_as() -> R 
     )
     .await?;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let a = sign_in(&f, "boss@example.org", PW).await?;
-    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = sign_in(&f, "boss@example.org", "an even better passphrase").await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "deactivated");
     f.db.drop_db().await;
     Ok(())
 }

@@ -80,7 +80,7 @@ pub enum AccountsCmd {
     /// Add an admin user with a role in one organization (the password is typed twice at a
     /// prompt, or piped with --password-stdin; at least 12 characters).
     CreateUser(CreateUser),
-    /// Change an admin user's password (and lift a lockout).
+    /// Change an admin user's password (lifts a lockout, ends the user's dashboard sessions).
     SetPassword(SetPassword),
     /// Deactivate (--active false: ends sessions, revokes API tokens) or reactivate a user.
     SetUserActive(SetUserActive),

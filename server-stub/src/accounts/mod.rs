@@ -17,7 +17,7 @@ pub mod session;
 pub mod tokens;
 pub mod web;
 
-pub use actor::{acting_as, changed_by};
+pub use actor::{acting_as, as_principal, changed_by};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -95,7 +95,8 @@ async fn verify_blocking(password: String, phc: Option<String>) -> AppResult<boo
     .map_err(|e| AppError::internal("password check", e))
 }
 
-/// Sets a user's password (hashing it), clearing any lockout. The user is found by email.
+/// Sets a user's password (hashing it), clearing any lockout and ending the user's dashboard
+/// sessions. The user is found by email.
 pub async fn set_password(pool: &PgPool, email: &str, password: &str) -> AppResult<Uuid> {
     check_new(password)?;
     let owned = password.to_string();
@@ -112,6 +113,13 @@ pub async fn set_password(pool: &PgPool, email: &str, password: &str) -> AppResu
     .fetch_optional(pool)
     .await?;
     let id = id.ok_or_else(|| unknown_user(email))?;
+    // A new password (often after a suspected leak) signs the user out everywhere.
+    sqlx::query(
+        "UPDATE admin_sessions SET revoked_at = NOW() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
     crate::admin::audit(
         pool,
         "users",
