@@ -378,6 +378,21 @@ async fn a_sign_in_form_posted_from_another_site_is_refused() -> R {
     .await?;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert_eq!(a.error().as_deref(), Some("csrf_rejected"));
+    // The same site, directly or through a proxy that rewrites Host, signs in.
+    for (host, forwarded) in [
+        ("raffle.example.org", None),
+        ("127.0.0.1:8080", Some("raffle.example.org")),
+    ] {
+        let body = format!("email=ana%40example.org&password={}", enc(PW));
+        let mut b = form("/login")
+            .header(header::HOST, host)
+            .header(header::ORIGIN, "https://raffle.example.org");
+        if let Some(fh) = forwarded {
+            b = b.header("x-forwarded-host", fh);
+        }
+        let a = call(&f, b.body(Body::from(body))?).await?;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{host}: {}", a.body);
+    }
     f.db.drop_db().await;
     Ok(())
 }

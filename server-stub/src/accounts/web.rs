@@ -147,16 +147,21 @@ pub fn client_address(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
     }
 }
 
-/// Whether a sent `Origin` names another site than the `Host` asked (a cross-site form post).
+/// Whether a sent `Origin` names another site than the one asked (a cross-site form post). The
+/// site asked is the `Host`, or behind a proxy that rewrites it, its `X-Forwarded-Host`.
 fn foreign_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
     let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
-    !origin_host.eq_ignore_ascii_case(host)
+    let asked: Vec<&str> = [header::HOST.as_str(), "x-forwarded-host"]
+        .iter()
+        .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .collect();
+    !asked.is_empty()
+        && !asked
+            .iter()
+            .any(|h| origin_host.eq_ignore_ascii_case(h.trim()))
 }
 
 #[derive(Deserialize)]
