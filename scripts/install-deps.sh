@@ -11,6 +11,7 @@ packages=(
   libinput-dev        # Slint: touch input on the kiosk (linuxkms)
   libgbm-dev          # Slint: KMS/DRM output on the kiosk (linuxkms)
   fonts-dejavu-core   # a font for the kiosk UI and screenshots
+  haproxy             # the load balancer in front of two server instances (server-stub/tests/balancer.rs)
 )
 
 missing=()

@@ -14,3 +14,9 @@ cargo test --workspace --locked
 # The README's end-to-end walkthrough, on the binaries cargo test just built (building them
 # again with only their own features would recompile most dependencies) and a throwaway database.
 scripts/walkthrough.sh --no-build
+# PostgreSQL failover (primary SIGKILLed under a pushing device; needs root: CI runs as root).
+if [ "$(id -u)" -eq 0 ]; then
+  scripts/failover-test.sh
+else
+  echo "test.sh: skipping scripts/failover-test.sh (needs root)" >&2
+fi

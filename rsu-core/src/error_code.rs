@@ -153,6 +153,8 @@ error_codes! {
     EventClosed = "event_closed", 409;
     /// The price is locked by the event's jurisdiction.
     PriceLocked = "price_locked", 409;
+    /// The change breaks a regulation in force in the event's jurisdiction (the message names it).
+    RegulationBreached = "regulation_breached", 409;
     /// The PIN is already used by another operator.
     PinTaken = "pin_taken", 409;
     /// The entry is not an exception.

@@ -9,7 +9,12 @@ use std::time::Duration;
 /// The server's migrations, embedded at build time from `migrations/server`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/server");
 
+/// A pool on `url`. A URL with several hosts or `target_session_attrs=read-write` follows the
+/// primary when it moves (`failover.rs`).
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    if crate::failover::Hosts::parse(url)?.needs_failover() {
+        return crate::failover::connect(url, max_connections).await;
+    }
     let opts = PgConnectOptions::from_str(url)
         .with_context(|| "DATABASE_URL is not a valid PostgreSQL URL".to_string())?;
     PgPoolOptions::new()

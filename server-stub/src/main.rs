@@ -95,6 +95,16 @@ enum AdminCmd {
     #[command(flatten)]
     Draw(server_stub::draw::cli::DrawCmd),
     #[command(flatten)]
+    Templates(server_stub::admin::templates::TemplateCmd),
+    /// Set an organization's tax rate (and whether prices include it) and operating fee; the
+    /// reconciliation report shows the proceeds with them.
+    SetMoneySettings(server_stub::admin::money::SetMoneySettings),
+    /// Remove what the data-retention settings allow (ticket data of completed events, old
+    /// critical events and audit entries); --dry-run only counts.
+    Purge(server_stub::purge::Purge),
+    #[command(flatten)]
+    Jurisdictions(server_stub::jurisdictions::admin::JurisdictionCmd),
+    #[command(flatten)]
     Accounts(server_stub::accounts::cli::AccountsCmd),
 }
 
@@ -260,6 +270,12 @@ async fn admin_cmd(
         AdminCmd::ExcludeRsu(x) => closeout::exclude_rsu(&pool, &x, by).await,
         AdminCmd::IncludeRsu(x) => closeout::include_rsu(&pool, &x, by).await,
         AdminCmd::Draw(x) => return server_stub::draw::cli::run(&pool, x, by).await,
+        AdminCmd::Templates(x) => server_stub::admin::templates::run(&pool, x).await,
+        AdminCmd::SetMoneySettings(x) => {
+            server_stub::admin::money::set_money_settings(&pool, &x).await
+        }
+        AdminCmd::Purge(x) => server_stub::purge::purge(&pool, &x).await,
+        AdminCmd::Jurisdictions(x) => server_stub::jurisdictions::admin::run(&pool, x).await,
         AdminCmd::Accounts(x) => return server_stub::accounts::cli::run(&pool, x).await,
         AdminCmd::ImportJournal(x) => {
             let text = std::fs::read_to_string(&x.file).map_err(|e| {

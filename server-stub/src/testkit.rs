@@ -27,6 +27,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
+mod event_flow;
+pub use event_flow::TEST_ADMIN_NAME;
+
 use crate::settings::DEFAULT_DATABASE_URL;
 use crate::state::AppState;
 
@@ -551,6 +554,14 @@ impl TestServer {
             shutdown: Some(tx),
             task: Some(task),
         })
+    }
+
+    /// Ends the server at once, as a crashed process would: its open connections are dropped
+    /// without an answer.
+    pub fn kill(mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
     }
 
     pub async fn stop(mut self) {

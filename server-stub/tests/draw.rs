@@ -7,11 +7,10 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{Datelike, Utc};
-use rsu_core::journal::{EntryKind, JournalEntry};
 use rsu_core::payload::SalePayload;
 use rsu_core::receipt_qr::ReceiptQr;
 use rsu_core::validation::ValidationNumber;
-use rsu_core::wire::{self, HeartbeatRequest};
+use rsu_core::wire;
 use serde_json::{json, Value};
 use server_stub::admin;
 use server_stub::claims::{self, Claim, VerifyReceipt};
@@ -24,7 +23,7 @@ use uuid::Uuid;
 
 type R = anyhow::Result<()>;
 
-const ADMIN: &str = "Ann Admin";
+const ADMIN: &str = server_stub::testkit::TEST_ADMIN_NAME;
 
 fn err(e: AppError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
@@ -310,150 +309,11 @@ fn a_biased_reduction_would_fail_the_chi_square_test() {
 // Against the database
 // ----------------------------------------------------------------------------------------------
 
-async fn transition(f: &Fixture, to: &str) -> Result<Value, AppError> {
-    closeout::with_actor(
-        Some(ADMIN.into()),
-        admin::transition(
-            &f.db.pool,
-            &admin::Transition {
-                event_id: f.event_id,
-                to: to.into(),
-                reason: None,
-            },
-        ),
-    )
-    .await
-}
-
 async fn state(f: &Fixture) -> anyhow::Result<String> {
     Ok(sqlx::query_scalar("SELECT state FROM events WHERE id = $1")
         .bind(f.event_id)
         .fetch_one(&f.db.pool)
         .await?)
-}
-
-async fn push_all_applied(f: &Fixture, dev: &TestDevice, entries: &[JournalEntry]) -> R {
-    let (st, v) = f.send(dev.push_request(entries)?).await?;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    for r in v["results"].as_array().unwrap() {
-        assert_eq!(r["status"], "applied", "{v}");
-    }
-    Ok(())
-}
-
-async fn heartbeat(f: &Fixture, dev: &TestDevice) -> R {
-    let body = HeartbeatRequest {
-        epoch: dev.epoch,
-        last_seq: dev.next_seq - 1,
-        pending_count: 0,
-        oldest_pending_age_secs: None,
-        printer_status: "ok".into(),
-        app_version: "test".into(),
-        app_hash: "0".repeat(64),
-        acknowledged_commands: vec![],
-    };
-    let (st, v) = f
-        .send(dev.request("POST", wire::PATH_HEARTBEAT, serde_json::to_vec(&body)?)?)
-        .await?;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    Ok(())
-}
-
-/// allocation_release entries for the unused tail of every range of `dev` in the event.
-async fn releases(f: &Fixture, dev: &mut TestDevice) -> anyhow::Result<Vec<JournalEntry>> {
-    let rows: Vec<(Uuid, i32, i32)> = sqlx::query_as(
-        "SELECT id, start_number, end_number FROM rsu_allocations
-          WHERE rsu_id = $1 AND event_id = $2 ORDER BY start_number",
-    )
-    .bind(dev.rsu_id)
-    .bind(f.event_id)
-    .fetch_all(&f.db.pool)
-    .await?;
-    let next = dev.next_number;
-    let mut out = vec![];
-    for (id, s, e) in rows {
-        let from = next.max(i64::from(s));
-        if from <= i64::from(e) {
-            let p = json!({"allocationId": id, "eventId": f.event_id,
-                           "startNumber": from, "endNumber": e});
-            out.push(dev.entry(EntryKind::AllocationRelease, p));
-        }
-    }
-    Ok(out)
-}
-
-fn sale(f: &Fixture, dev: &mut TestDevice, tickets: u32) -> (JournalEntry, SalePayload) {
-    let pkg = f.pkg(tickets);
-    let numbers = dev.take_numbers(pkg.ticket_count);
-    let s = dev.sale_payload(f.event_id, &pkg, numbers, f.seller_id);
-    (
-        dev.entry(EntryKind::Sale, serde_json::to_value(&s).unwrap()),
-        s,
-    )
-}
-
-/// Sells `sizes` (package ticket counts) on the fixture device, voids the sales at `voided`,
-/// releases the rest, and takes the event to `to` (sales_closed … drawing_ready).
-async fn sell_and_close(
-    f: &mut Fixture,
-    sizes: &[u32],
-    voided: &[usize],
-    to: &str,
-) -> anyhow::Result<Vec<SalePayload>> {
-    let placeholder = placeholder_device(f);
-    let mut dev = std::mem::replace(&mut f.device, placeholder);
-    let mut entries = vec![];
-    let mut sales = vec![];
-    for &n in sizes {
-        let (e, s) = sale(f, &mut dev, n);
-        entries.push(e);
-        sales.push(s);
-    }
-    for &i in voided {
-        let v = TestDevice::void_payload(&sales[i], f.supervisor_id);
-        entries.push(dev.entry(EntryKind::Void, serde_json::to_value(v)?));
-    }
-    entries.extend(releases(f, &mut dev).await?);
-    push_all_applied(f, &dev, &entries).await?;
-    heartbeat(f, &dev).await?;
-    f.device = dev;
-    for s in ["sales_closed", "reconciling", "reconciled", "drawing_ready"] {
-        transition(f, s).await.map_err(err)?;
-        if s == to {
-            break;
-        }
-    }
-    Ok(sales)
-}
-
-fn placeholder_device(f: &Fixture) -> TestDevice {
-    TestDevice {
-        key: wire::DeviceKey::generate().unwrap(),
-        rsu_id: Uuid::nil(),
-        key_id: Uuid::nil(),
-        epoch: 0,
-        rsu_no: 0,
-        prefix: String::new(),
-        validation_key: f.device.validation_key.clone(),
-        next_seq: 0,
-        prev_hash: rsu_core::journal::ChainHash::GENESIS,
-        next_sale_seq: 0,
-        next_number: 0,
-        clock_offset: 0,
-        allocations: vec![],
-    }
-}
-
-async fn run_draw(f: &Fixture, beacon: Option<&str>) -> Result<Value, AppError> {
-    cli::draw(
-        &f.db.pool,
-        &cli::Draw {
-            event_id: f.event_id,
-            beacon: beacon.map(str::to_string),
-        },
-        Some(ADMIN),
-    )
-    .await
 }
 
 /// Sets the demo prize to `n` winners.
@@ -469,7 +329,7 @@ async fn winners_per_prize(f: &Fixture, n: i16) -> R {
 #[tokio::test]
 async fn sales_closed_commits_a_seed_and_the_draw_reveals_it() -> R {
     let mut f = Fixture::new().await?;
-    sell_and_close(&mut f, &[1, 5], &[], "sales_closed").await?;
+    f.sell_and_close(&[1, 5], &[], "sales_closed").await?;
     let c = draw::store::show_commitment(&f.db.pool, f.event_id)
         .await
         .map_err(err)?;
@@ -485,9 +345,9 @@ async fn sales_closed_commits_a_seed_and_the_draw_reveals_it() -> R {
     assert!(server_stub::report::to_text(&r).contains(&commitment));
 
     for s in ["reconciling", "reconciled", "drawing_ready"] {
-        transition(&f, s).await.map_err(err)?;
+        f.transition(s).await.map_err(err)?;
     }
-    let v = run_draw(&f, Some("lottery 12 34 56")).await.map_err(err)?;
+    let v = f.draw(Some("lottery 12 34 56")).await.map_err(err)?;
     assert_eq!(v["commitment"], commitment.as_str());
     let secret = alg::hex32("secret", v["secret"].as_str().unwrap()).unwrap();
     assert_eq!(hex::encode(alg::commitment(&secret)), commitment);
@@ -502,8 +362,8 @@ async fn sales_closed_commits_a_seed_and_the_draw_reveals_it() -> R {
 #[tokio::test]
 async fn the_draw_runs_only_in_drawing_ready_and_only_once() -> R {
     let mut f = Fixture::new().await?;
-    sell_and_close(&mut f, &[5, 1, 1], &[], "reconciled").await?;
-    let e = run_draw(&f, None).await.expect_err("reconciled");
+    f.sell_and_close(&[5, 1, 1], &[], "reconciled").await?;
+    let e = f.draw(None).await.expect_err("reconciled");
     assert_eq!(
         (e.status, e.code),
         (StatusCode::CONFLICT, "not_drawing_ready")
@@ -520,11 +380,11 @@ async fn the_draw_runs_only_in_drawing_ready_and_only_once() -> R {
     .await
     .expect_err("no name");
     assert_eq!(e.code, "missing_admin_name");
-    transition(&f, "drawing_ready").await.map_err(err)?;
-    let e = run_draw(&f, Some("line\nbreak")).await.expect_err("beacon");
+    f.transition("drawing_ready").await.map_err(err)?;
+    let e = f.draw(Some("line\nbreak")).await.expect_err("beacon");
     assert_eq!(e.code, "invalid_field");
 
-    let v = run_draw(&f, None).await.map_err(err)?;
+    let v = f.draw(None).await.map_err(err)?;
     assert_eq!(v["state"], "completed");
     assert_eq!(state(&f).await?, "completed");
     assert_eq!(v["ticketCount"], 7);
@@ -553,7 +413,7 @@ async fn the_draw_runs_only_in_drawing_ready_and_only_once() -> R {
     );
     assert_eq!((who.as_str(), kind.as_str()), (ADMIN, "draw"));
 
-    let e = run_draw(&f, None).await.expect_err("twice");
+    let e = f.draw(None).await.expect_err("twice");
     assert_eq!(e.code, "already_drawn");
     assert!(e.message.contains(ADMIN), "{}", e.message);
     assert_eq!(f.count("draw_executions").await?, 1);
@@ -565,11 +425,11 @@ async fn the_draw_runs_only_in_drawing_ready_and_only_once() -> R {
 #[tokio::test]
 async fn a_draw_without_a_committed_seed_is_refused() -> R {
     let mut f = Fixture::new().await?;
-    sell_and_close(&mut f, &[1], &[], "drawing_ready").await?;
+    f.sell_and_close(&[1], &[], "drawing_ready").await?;
     sqlx::query("DELETE FROM event_draw_seeds")
         .execute(&f.db.pool)
         .await?;
-    let e = run_draw(&f, None).await.expect_err("no seed");
+    let e = f.draw(None).await.expect_err("no seed");
     assert_eq!(e.code, "no_commitment");
     assert_eq!(state(&f).await?, "drawing_ready");
     f.drop_db().await;
@@ -641,9 +501,9 @@ async fn voided_and_excluded_tickets_never_win() -> R {
     .map_err(err)?;
     dev2.refresh_allocations(&f.db.pool).await?;
     dev2.next_number = 3001;
-    let (a, _) = sale(&f, &mut dev2, 5);
-    let (b, _) = sale(&f, &mut dev2, 1);
-    push_all_applied(&f, &dev2, &[a, b]).await?;
+    let (a, _) = f.sale_on(&mut dev2, 5);
+    let (b, _) = f.sale_on(&mut dev2, 1);
+    f.push_all_applied(&dev2, &[a, b]).await?;
     online_order(&f, &[60001, 60002]).await?;
     closeout::exclude_rsu(
         &f.db.pool,
@@ -658,7 +518,8 @@ async fn voided_and_excluded_tickets_never_win() -> R {
     .await
     .map_err(err)?;
     // RSU 1: 1001, 1002–1006 (voided), 1007, 1008–1012 (voided), 1013.
-    sell_and_close(&mut f, &[1, 5, 1, 5, 1], &[1, 3], "drawing_ready").await?;
+    f.sell_and_close(&[1, 5, 1, 5, 1], &[1, 3], "drawing_ready")
+        .await?;
 
     let mut conn = f.db.pool.acquire().await?;
     let eligible = draw::store::eligible_numbers(&mut conn, f.event_id)
@@ -668,7 +529,7 @@ async fn voided_and_excluded_tickets_never_win() -> R {
     assert_eq!(eligible, vec![1001, 1007, 1013, 60001, 60002]);
     // Every eligible ticket wins something; no other can.
     winners_per_prize(&f, 50).await?;
-    let v = run_draw(&f, Some("b")).await.map_err(err)?;
+    let v = f.draw(Some("b")).await.map_err(err)?;
     let mut won: Vec<i64> = v["winners"]
         .as_array()
         .unwrap()
@@ -687,7 +548,8 @@ async fn voided_and_excluded_tickets_never_win() -> R {
 #[tokio::test]
 async fn the_export_replays_with_verify_draw_and_a_changed_file_does_not() -> R {
     let mut f = Fixture::new().await?;
-    sell_and_close(&mut f, &[25, 5, 1, 1, 5], &[2], "drawing_ready").await?;
+    f.sell_and_close(&[25, 5, 1, 1, 5], &[2], "drawing_ready")
+        .await?;
     sqlx::query("UPDATE prizes SET winner_count = 2 WHERE event_id = $1")
         .bind(f.event_id)
         .execute(&f.db.pool)
@@ -706,9 +568,7 @@ async fn the_export_replays_with_verify_draw_and_a_changed_file_does_not() -> R 
     )
     .await
     .map_err(err)?;
-    let v = run_draw(&f, Some("EuroMillions 2026-07-01"))
-        .await
-        .map_err(err)?;
+    let v = f.draw(Some("EuroMillions 2026-07-01")).await.map_err(err)?;
     assert_eq!(v["winners"].as_array().unwrap().len(), 5);
     let file = draw::export(&f.db.pool, f.event_id).await.map_err(err)?;
     assert_eq!(file.ticket_count, 36);
@@ -789,8 +649,10 @@ async fn claim_vn(f: &Fixture, vn: &str, by: &str) -> Result<Value, AppError> {
 /// A drawn event with sales of 1, 1, 1, 5 (voided), 1 tickets and one winner; returns the
 /// sales and the index of the winning one.
 async fn drawn(f: &mut Fixture) -> anyhow::Result<(Vec<SalePayload>, usize)> {
-    let sales = sell_and_close(f, &[1, 1, 1, 5, 1], &[3], "drawing_ready").await?;
-    let v = run_draw(f, None).await.map_err(err)?;
+    let sales = f
+        .sell_and_close(&[1, 1, 1, 5, 1], &[3], "drawing_ready")
+        .await?;
+    let v = f.draw(None).await.map_err(err)?;
     let n = v["winners"][0]["winningNumber"].as_i64().unwrap();
     let i = sales
         .iter()
@@ -1070,7 +932,7 @@ fn admin_req(method: &str, path: &str, body: Option<Value>, name: Option<&str>) 
 #[tokio::test]
 async fn draw_export_and_claim_over_http() -> R {
     let mut f = Fixture::new().await?;
-    let sales = sell_and_close(&mut f, &[1, 1, 1], &[], "drawing_ready").await?;
+    let sales = f.sell_and_close(&[1, 1, 1], &[], "drawing_ready").await?;
     let id = f.event_id;
     let (st, v) = f
         .send(admin_req(
@@ -1181,9 +1043,9 @@ async fn redraw(f: &Fixture, reason: &str) -> Result<Value, AppError> {
 #[tokio::test]
 async fn unclaimed_prizes_are_redrawn_after_the_deadline_once_and_the_export_replays_it() -> R {
     let mut f = Fixture::new().await?;
-    let sales = sell_and_close(&mut f, &[1; 8], &[], "drawing_ready").await?;
+    let sales = f.sell_and_close(&[1; 8], &[], "drawing_ready").await?;
     winners_per_prize(&f, 3).await?;
-    let v = run_draw(&f, Some("b")).await.map_err(err)?;
+    let v = f.draw(Some("b")).await.map_err(err)?;
     assert_eq!(v["redrawCommitment"].as_str().map(str::len), Some(64));
     let first: Vec<i64> = v["winners"]
         .as_array()

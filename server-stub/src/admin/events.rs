@@ -162,6 +162,20 @@ pub async fn create_event(pool: &PgPool, a: &NewEvent) -> AppResult<Value> {
     if let (Some(bp), Some(m)) = (a.jackpot_percentage_bp, configuration.as_object_mut()) {
         m.insert("jackpotPercentageBp".into(), json!(bp));
     }
+    crate::jurisdictions::check_new_event(
+        pool,
+        &crate::jurisdictions::EventPlan {
+            venue_id: a.venue_id,
+            currency: &cur,
+            sales_start_time: a.sales_start_time,
+            sales_end_time: a.sales_end_time,
+            price_lock: a.price_lock,
+            offline_sales_allowed: a.offline_sales_allowed,
+            jackpot_seed_amount: a.jackpot_seed_amount,
+        },
+        &mut configuration,
+    )
+    .await?;
     let allocation = json!({"ranges": [{"type": "rsu", "start": lo, "end": hi,
                                         "defaultAllocationSize": a.default_allocation_size}]});
     let id = Uuid::now_v7();

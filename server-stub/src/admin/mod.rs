@@ -14,11 +14,13 @@ use rsu_core::wire::ErrorCode;
 mod allocations;
 mod events;
 mod keys;
+pub mod money;
 mod operators;
 mod organizations;
 mod packages;
 mod prizes;
 mod rsus;
+pub mod templates;
 mod venues;
 
 pub use allocations::{create_allocation, NewAllocation};

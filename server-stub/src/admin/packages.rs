@@ -61,6 +61,7 @@ pub async fn create_package(pool: &PgPool, a: &NewPackage) -> AppResult<Value> {
             return Err(bad("activeTo", "must be after activeFrom"));
         }
     }
+    crate::jurisdictions::check_package_price(pool, a.event_id, a.price, a.ticket_count).await?;
     let id = Uuid::now_v7();
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -105,12 +106,12 @@ pub async fn set_package_price(pool: &PgPool, a: &SetPackagePrice) -> AppResult<
     if a.price < 0 {
         return Err(bad("price", "must not be negative"));
     }
-    let ev_id: Option<(Uuid, i64)> =
-        sqlx::query_as("SELECT event_id, price FROM ticket_packages WHERE id = $1")
+    let ev_id: Option<(Uuid, i64, i32)> =
+        sqlx::query_as("SELECT event_id, price, ticket_count FROM ticket_packages WHERE id = $1")
             .bind(a.package_id)
             .fetch_optional(pool)
             .await?;
-    let (event_id, old) = ev_id.ok_or_else(|| {
+    let (event_id, old, ticket_count) = ev_id.ok_or_else(|| {
         AppError::of(
             ErrorCode::UnknownPackage,
             format!("field packageId: no package {}", a.package_id),
@@ -139,6 +140,13 @@ pub async fn set_package_price(pool: &PgPool, a: &SetPackagePrice) -> AppResult<
             ));
         }
     }
+    crate::jurisdictions::check_package_price(
+        pool,
+        event_id,
+        a.price,
+        u32::try_from(ticket_count).unwrap_or(1),
+    )
+    .await?;
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE ticket_packages SET price = $2, updated_at = NOW() WHERE id = $1")
         .bind(a.package_id)

@@ -62,6 +62,9 @@ pub async fn create_prize(pool: &PgPool, a: &NewPrize) -> AppResult<Value> {
         return Err(bad("position/winnerCount", "must be 1 or more"));
     }
     let ev = event_facts(pool, a.event_id).await?;
+    if let Some(v) = a.value {
+        crate::jurisdictions::check_prize_value(pool, a.event_id, v).await?;
+    }
     let id = Uuid::now_v7();
     let mut tx = pool.begin().await?;
     sqlx::query(

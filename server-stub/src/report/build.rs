@@ -592,6 +592,14 @@ pub async fn build(conn: &mut PgConnection, event_id: Uuid) -> AppResult<Report>
 
     let jackpot = jackpot_of(&configuration, &currency, totals.amounts.all.net)?;
     let draw_commitment = crate::draw::commitment_of(&mut *conn, event_id).await?;
+    let proceeds = super::proceeds::proceeds(
+        &mut *conn,
+        event_id,
+        org,
+        &configuration,
+        totals.amounts.all.net,
+    )
+    .await?;
     Ok(Report {
         report_version: REPORT_VERSION,
         generated_at: Utc::now(),
@@ -614,6 +622,7 @@ pub async fn build(conn: &mut PgConnection, event_id: Uuid) -> AppResult<Report>
         blocking,
         totals,
         jackpot,
+        proceeds,
         draw_commitment,
         rsus: out_rsus,
         sellers,

@@ -16,6 +16,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 mod build;
+pub mod proceeds;
 mod render;
 
 pub use build::{build, event_report};
@@ -36,6 +37,8 @@ pub struct Report {
     pub blocking: Vec<Blocking>,
     pub totals: Totals,
     pub jackpot: Option<Jackpot>,
+    /// Net sales, tax, prizes, operating fee and what is left for the beneficiary.
+    pub proceeds: proceeds::Proceeds,
     /// The draw's committed seed (from sales_closed on; the secret once drawn): docs/draw.md.
     pub draw_commitment: Option<crate::draw::Commitment>,
     pub rsus: Vec<RsuReport>,

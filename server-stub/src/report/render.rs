@@ -89,6 +89,19 @@ pub fn to_text(r: &Report) -> String {
             money(j.net_sales)
         );
     }
+    let p = &r.proceeds;
+    let _ = writeln!(
+        s,
+        "Proceeds: net sales {} − tax {} ({} bp, {}) − prizes {}{} − operating fee {} = {} {cur} to the beneficiary",
+        money(p.net_sales),
+        money(p.tax),
+        p.tax_rate_bp,
+        if p.tax_included { "included in prices" } else { "on top" },
+        money(p.prizes),
+        if p.prizes_drawn { " (drawn)" } else { " (if drawn now)" },
+        money(p.operating_fee),
+        money(p.net_to_beneficiary)
+    );
     if let Some(c) = &r.draw_commitment {
         let _ = writeln!(
             s,
