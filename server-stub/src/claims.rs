@@ -564,10 +564,12 @@ pub async fn claim(pool: &PgPool, a: &Claim, by: Option<&str>) -> AppResult<Valu
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO audit_log (table_name, operation, record_id, new_data) VALUES ('prize_claims', 'INSERT', $1, $2)",
+        "INSERT INTO audit_log (table_name, operation, record_id, new_data, changed_by)
+         VALUES ('prize_claims', 'INSERT', $1, $2, $3)",
     )
     .bind(order.0)
     .bind(&out)
+    .bind(crate::accounts::changed_by())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -5,8 +5,8 @@
 //! prize; `→ completed` only after a completed draw), and the report over HTTP.
 //!
 //! Who did it: the CLI's `--by NAME` (or SERVER_STUB_ADMIN_NAME, or the login name in USER),
-//! the `X-Admin-Name` header over HTTP. There are no admin accounts yet (DESIGN §7 "People"), so
-//! the name is recorded as given.
+//! over HTTP the API token's user, or the `X-Admin-Name` header with the shared token; the name is
+//! recorded as text, the user's id in `audit_log.changed_by` (`accounts::actor`).
 //!
 //! Why this file is over 600 lines: resolve, exclusions and the draw gate share the event,
 //! exception and allocation queries; its HTTP handlers already moved to `routes/admin/`.
@@ -70,12 +70,14 @@ async fn audit(
     new: Value,
 ) -> AppResult<()> {
     sqlx::query(
-        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data) VALUES ($1, 'UPDATE', $2, $3, $4)",
+        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data, changed_by)
+         VALUES ($1, 'UPDATE', $2, $3, $4, $5)",
     )
     .bind(table)
     .bind(id)
     .bind(old)
     .bind(new)
+    .bind(crate::accounts::changed_by())
     .execute(conn)
     .await?;
     Ok(())

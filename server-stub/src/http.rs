@@ -1,5 +1,5 @@
 //! What every HTTP request goes through before a handler sees it: the body read up to a limit,
-//! the device signature (with its nonce) or the admin token checked, and the JSON parsed with the
+//! the device signature (with its nonce) or the admin bearer token resolved to a principal, and the JSON parsed with the
 //! failing field named. Handlers take the extractors below instead of repeating that prelude, in
 //! the way axum's `examples/error-handling` builds its `AppJson`; their rejection is [`AppError`],
 //! so a refusal has the same `{ "error", "message" }` body as every other error.
@@ -14,6 +14,8 @@ use axum::http::HeaderMap;
 use rsu_core::wire;
 use serde::de::DeserializeOwned;
 
+use crate::accounts::tokens::bearer_principal;
+use crate::accounts::Principal;
 use crate::auth::{authenticate, precheck_headers_and_key, Device, Purpose};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -183,68 +185,47 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SignedPush<T> {
 // Admin requests
 // ----------------------------------------------------------------------------------------------
 
-/// Checks the bearer admin token (compared with `ring::hmac::verify`).
-pub fn check_admin(st: &AppState, headers: &HeaderMap) -> AppResult<()> {
-    let Some(expected) = &st.admin_tag else {
-        return Err(AppError::of(
-            ErrorCode::AdminDisabled,
-            "admin HTTP is disabled: set SERVER_STUB_ADMIN_TOKEN on the server",
-        ));
-    };
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            AppError::of(
-                ErrorCode::MissingAdminToken,
-                "header Authorization: Bearer <admin token> is missing",
-            )
-        })?;
-    ring::hmac::verify(&st.admin_key, given.as_bytes(), expected).map_err(|_| {
-        AppError::of(
-            ErrorCode::BadAdminToken,
-            "header Authorization: the admin token is wrong",
-        )
-    })
-}
-
-/// An admin request whose token checked out (for handlers without a JSON body).
-pub struct Admin;
+/// An admin request whose bearer token checked out (for handlers without a JSON body): the
+/// [`Principal`] behind it, a user API token or the deprecated shared token
+/// ([`crate::accounts::tokens::bearer_principal`]). The handler then asks it
+/// [`Principal::require`] for the permission the route needs in the organization it touches.
+pub struct Admin(pub Principal);
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> AppResult<Self> {
-        check_admin(st, &parts.headers)?;
-        Ok(Admin)
+        Ok(Admin(bearer_principal(st, &parts.headers).await?))
     }
 }
 
 /// An admin request with a JSON body of at most `LIMIT` bytes: the token is checked first, then
 /// the body is read and parsed.
-pub struct AdminJson<T, const LIMIT: usize = ADMIN_BODY_LIMIT>(pub T);
+pub struct AdminJson<T, const LIMIT: usize = ADMIN_BODY_LIMIT>(pub Principal, pub T);
 
 impl<T: DeserializeOwned, const LIMIT: usize> FromRequest<AppState> for AdminJson<T, LIMIT> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, st: &AppState) -> AppResult<Self> {
         let (parts, body) = req.into_parts();
-        check_admin(st, &parts.headers)?;
+        let principal = bearer_principal(st, &parts.headers).await?;
         let bytes = read_body(&parts.headers, body, LIMIT).await?;
-        Ok(AdminJson(parse_json(&bytes)?))
+        Ok(AdminJson(principal, parse_json(&bytes)?))
     }
 }
 
 /// An admin request's body as bytes, at most `LIMIT` of them (the journal import).
-pub struct AdminBytes<const LIMIT: usize>(pub Vec<u8>);
+pub struct AdminBytes<const LIMIT: usize>(pub Principal, pub Vec<u8>);
 
 impl<const LIMIT: usize> FromRequest<AppState> for AdminBytes<LIMIT> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, st: &AppState) -> AppResult<Self> {
         let (parts, body) = req.into_parts();
-        check_admin(st, &parts.headers)?;
-        Ok(AdminBytes(read_body(&parts.headers, body, LIMIT).await?))
+        let principal = bearer_principal(st, &parts.headers).await?;
+        Ok(AdminBytes(
+            principal,
+            read_body(&parts.headers, body, LIMIT).await?,
+        ))
     }
 }

@@ -239,11 +239,12 @@ pub async fn import_export(
         }
     }
     sqlx::query(
-        "INSERT INTO audit_log (table_name, operation, record_id, new_data)
-         VALUES ('device_journal', 'INSERT', $1, $2)",
+        "INSERT INTO audit_log (table_name, operation, record_id, new_data, changed_by)
+         VALUES ('device_journal', 'INSERT', $1, $2, $3)",
     )
     .bind(rsu_id)
     .bind(json!({"import": report, "keyId": key_id, "epochs": heads}))
+    .bind(crate::accounts::changed_by())
     .execute(pool)
     .await?;
     Ok(report)

@@ -314,12 +314,13 @@ pub async fn set_rsu_state(pool: &PgPool, a: &SetRsuState) -> AppResult<Value> {
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data)
-         VALUES ('rsus', 'UPDATE', $1, $2, $3)",
+        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data, changed_by)
+         VALUES ('rsus', 'UPDATE', $1, $2, $3, $4)",
     )
     .bind(a.rsu_id)
     .bind(json!({"state": old}))
     .bind(json!({"state": a.state, "reason": a.reason}))
+    .bind(crate::accounts::changed_by())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -367,11 +368,12 @@ pub async fn release_withheld(pool: &PgPool, a: &ReleaseWithheld) -> AppResult<V
         .map(|(id, s, e, n)| json!({"allocationId": id, "startNumber": s, "endNumber": e, "nextNumber": n}))
         .collect();
     sqlx::query(
-        "INSERT INTO audit_log (table_name, operation, record_id, new_data)
-         VALUES ('rsu_allocations', 'UPDATE', $1, $2)",
+        "INSERT INTO audit_log (table_name, operation, record_id, new_data, changed_by)
+         VALUES ('rsu_allocations', 'UPDATE', $1, $2, $3)",
     )
     .bind(a.rsu_id)
     .bind(json!({"released": "withheld", "note": a.note, "ranges": ranges}))
+    .bind(crate::accounts::changed_by())
     .execute(&mut *tx)
     .await?;
     let org: Uuid = sqlx::query_scalar("SELECT organization_id FROM rsus WHERE id = $1")

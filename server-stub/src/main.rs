@@ -25,6 +25,16 @@ struct Cli {
     /// transition to reconciled (default: SERVER_STUB_ADMIN_NAME, else the login name in USER).
     #[arg(long, global = true)]
     by: Option<String>,
+    /// The admin user (by email) that admin commands are recorded as in audit_log.changed_by,
+    /// and whose name is the default of --by (docs/server.md "Accounts and roles"); without it
+    /// changed_by stays empty.
+    #[arg(
+        long = "as",
+        global = true,
+        env = "SERVER_STUB_ADMIN_USER",
+        value_name = "EMAIL"
+    )]
+    as_user: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -98,6 +108,8 @@ enum AdminCmd {
     Jurisdictions(server_stub::jurisdictions::admin::JurisdictionCmd),
     #[command(flatten)]
     Browse(admin::browse::BrowseCmd),
+    #[command(flatten)]
+    Accounts(server_stub::accounts::cli::AccountsCmd),
 }
 
 #[derive(clap::Args)]
@@ -157,7 +169,9 @@ async fn run() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {}", settings.bind))?;
             let addr = listener.local_addr()?;
             if settings.admin_token.is_none() {
-                tracing::warn!("SERVER_STUB_ADMIN_TOKEN is not set: admin HTTP is disabled");
+                tracing::info!(
+                    "SERVER_STUB_ADMIN_TOKEN is not set: admin HTTP accepts per-user API tokens only"
+                );
             }
             let state = AppState::new(pool, settings.admin_token.as_deref())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -188,13 +202,26 @@ async fn run() -> anyhow::Result<()> {
         Cmd::DemoSeed => server_stub::demo::demo_seed(&pool).await.map(Some),
         Cmd::VerifyDraw(_) => return Ok(()), // handled above, before any database
         Cmd::Admin(a) => {
+            let user = match cli.as_user.as_deref().filter(|e| !e.trim().is_empty()) {
+                Some(email) => Some(
+                    server_stub::accounts::active_user_by_email(&pool, email)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?,
+                ),
+                None => None,
+            };
             let by = cli
                 .by
                 .clone()
                 .or_else(|| std::env::var("SERVER_STUB_ADMIN_NAME").ok())
+                .or_else(|| user.as_ref().map(|(_, name)| name.clone()))
                 .or_else(|| std::env::var("USER").ok())
                 .filter(|b| !b.trim().is_empty());
-            server_stub::closeout::with_actor(by.clone(), admin_cmd(&pool, *a, by.as_deref())).await
+            server_stub::accounts::acting_as(
+                user.map(|(id, _)| id),
+                server_stub::closeout::with_actor(by.clone(), admin_cmd(&pool, *a, by.as_deref())),
+            )
+            .await
         }
     };
     match result {
@@ -260,6 +287,7 @@ async fn admin_cmd(
         AdminCmd::Purge(x) => server_stub::purge::purge(&pool, &x).await,
         AdminCmd::Jurisdictions(x) => server_stub::jurisdictions::admin::run(&pool, x).await,
         AdminCmd::Browse(x) => return admin::browse::run(&pool, x).await,
+        AdminCmd::Accounts(x) => return server_stub::accounts::cli::run(&pool, x).await,
         AdminCmd::ImportJournal(x) => {
             let text = std::fs::read_to_string(&x.file).map_err(|e| {
                 server_stub::AppError::of(

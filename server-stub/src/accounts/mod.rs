@@ -9,10 +9,19 @@
 //! The permission matrix is data (seed 000 `roles`, `permissions`, `role_permissions`, extended
 //! by migration 0008); this module reads it, it does not restate it.
 
+pub mod actor;
+pub mod cli;
+pub mod password;
+pub mod scope;
 pub mod session;
+pub mod tokens;
+pub mod web;
+
+pub use actor::{acting_as, as_principal, changed_by};
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -158,6 +167,20 @@ impl Principal {
         }
     }
 
+    /// The organizations where this principal may do `p`; `None` means every one. For list
+    /// queries: `WHERE $1::uuid[] IS NULL OR organization_id = ANY($1)`.
+    pub fn organizations_with(&self, p: Permission) -> Option<Vec<Uuid>> {
+        match &self.grants {
+            Grants::All => None,
+            Grants::Orgs(m) => Some(
+                m.iter()
+                    .filter(|(_, s)| s.contains(&p))
+                    .map(|(o, _)| *o)
+                    .collect(),
+            ),
+        }
+    }
+
     /// Refuses with 403 `permission_denied` unless the principal may do `p` in `org`. An
     /// organization the principal does not see is refused the same way, so ids of other
     /// organizations cannot be probed.
@@ -275,4 +298,163 @@ pub async fn grant(pool: &PgPool, user_id: Uuid, org: Uuid, role_key: &str) -> A
         ));
     }
     Ok(())
+}
+
+/// The roles an admin user can hold (`seller` and `supervisor` are kiosk operator roles, given by
+/// `admin create-operator`).
+pub const ADMIN_ROLES: [&str; 4] = [
+    "system_admin",
+    "organization_admin",
+    "raffle_manager",
+    "viewer",
+];
+
+/// A new admin user: `admin create-user`.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    pub organization_id: Uuid,
+    pub password: &'a str,
+}
+
+/// Adds an admin user with a role in one organization and a password, in one transaction (all
+/// or nothing); recorded in `audit_log` (never the password).
+pub async fn create_user(pool: &PgPool, u: &NewUser<'_>) -> AppResult<Value> {
+    let email = u.email.trim();
+    if !email.contains('@') || email.chars().any(char::is_whitespace) {
+        return Err(AppError::of(
+            ErrorCode::InvalidField,
+            format!("field email: {email:?} is not an email address"),
+        ));
+    }
+    if u.display_name.trim().is_empty() {
+        return Err(AppError::of(
+            ErrorCode::InvalidField,
+            "field name: must not be empty (the name shown in the dashboard and the audit log)",
+        ));
+    }
+    if !ADMIN_ROLES.contains(&u.role) {
+        return Err(AppError::of(
+            ErrorCode::InvalidField,
+            format!(
+                "field role: {:?} is not an admin role; use one of {} (seller and supervisor are \
+                 kiosk roles: `admin create-operator`)",
+                u.role,
+                ADMIN_ROLES.join(", ")
+            ),
+        ));
+    }
+    crate::admin::org_exists(pool, u.organization_id).await?;
+    password::check_new(u.password)?;
+    let owned = u.password.to_string();
+    let phc = tokio::task::spawn_blocking(move || password::hash(&owned))
+        .await
+        .map_err(|e| AppError::internal("password hash", e))??;
+    let taken: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)")
+            .bind(email)
+            .fetch_optional(pool)
+            .await?;
+    if taken.is_some() {
+        return Err(AppError::of(
+            ErrorCode::AlreadyExists,
+            format!("field email: {email} already has an account; `admin set-password` changes its password"),
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO users (email, display_name, password_hash) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(email)
+    .bind(u.display_name.trim())
+    .bind(&phc)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO organization_users (organization_id, user_id, role_id)
+         SELECT $1, $2, id FROM roles WHERE key = $3",
+    )
+    .bind(u.organization_id)
+    .bind(id)
+    .bind(u.role)
+    .execute(&mut *tx)
+    .await?;
+    let out = json!({"userId": id, "email": email, "name": u.display_name.trim(),
+                     "role": u.role, "organizationId": u.organization_id});
+    sqlx::query(
+        "INSERT INTO audit_log (table_name, operation, record_id, new_data, changed_by)
+         VALUES ('users', 'INSERT', $1, $2, $3)",
+    )
+    .bind(id)
+    .bind(&out)
+    .bind(changed_by())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Activates or deactivates a user. Deactivating ends the user's sessions and revokes the
+/// user's API tokens (they stay revoked when the user is activated again).
+pub async fn set_active(pool: &PgPool, email: &str, active: bool) -> AppResult<Value> {
+    let mut tx = pool.begin().await?;
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE users SET is_active = $2 WHERE lower(email) = lower($1) RETURNING id",
+    )
+    .bind(email.trim())
+    .bind(active)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let id = id.ok_or_else(|| password::unknown_user(email))?;
+    let (mut sessions, mut tokens) = (0, 0);
+    if !active {
+        sessions = sqlx::query(
+            "UPDATE admin_sessions SET revoked_at = NOW() WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tokens = sqlx::query(
+            "UPDATE admin_api_tokens SET revoked_at = NOW() WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    let out = json!({"userId": id, "email": email.trim(), "active": active,
+                     "sessionsEnded": sessions, "tokensRevoked": tokens});
+    sqlx::query(
+        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data, changed_by)
+         VALUES ('users', 'UPDATE', $1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(json!({"active": !active}))
+    .bind(&out)
+    .bind(changed_by())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The id of the active user with this email: the CLI's `--as EMAIL`.
+pub async fn active_user_by_email(pool: &PgPool, email: &str) -> AppResult<(Uuid, String)> {
+    let row: Option<(Uuid, String, bool)> = sqlx::query_as(
+        "SELECT id, display_name, is_active FROM users WHERE lower(email) = lower($1)",
+    )
+    .bind(email.trim())
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some((id, name, true)) => Ok((id, name)),
+        Some((_, _, false)) => Err(AppError::of(
+            ErrorCode::InvalidField,
+            format!("--as {}: this user is deactivated", email.trim()),
+        )),
+        None => Err(password::unknown_user(email)),
+    }
 }

@@ -58,13 +58,30 @@ pub async fn create_allocation(pool: &PgPool, a: &NewAllocation) -> AppResult<Va
                 ));
             }
             let mut tx = pool.begin().await?;
-            let alloc = insert_allocation(&mut tx, a.event_id, a.rsu_id, s, e, None).await?;
+            let alloc = insert_allocation(
+                &mut tx,
+                a.event_id,
+                a.rsu_id,
+                s,
+                e,
+                crate::accounts::changed_by(),
+            )
+            .await?;
             bump_config_version(&mut tx, ev.org).await?;
             tx.commit().await?;
             alloc
         }
         (None, None) => {
-            carve_allocation(pool, ev.org, a.rsu_id, a.event_id, a.count, None, false).await?
+            carve_allocation(
+                pool,
+                ev.org,
+                a.rsu_id,
+                a.event_id,
+                a.count,
+                crate::accounts::changed_by(),
+                false,
+            )
+            .await?
         }
         _ => return Err(bad("startNumber/endNumber", "give both or neither")),
     };

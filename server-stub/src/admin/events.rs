@@ -313,12 +313,13 @@ pub async fn transition_in(tx: &mut Transaction<'_, Postgres>, a: &Transition) -
         .await?;
     }
     sqlx::query(
-        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data)
-         VALUES ('events', 'UPDATE', $1, $2, $3)",
+        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data, changed_by)
+         VALUES ('events', 'UPDATE', $1, $2, $3, $4)",
     )
     .bind(a.event_id)
     .bind(json!({"state": from.as_str()}))
     .bind(json!({"state": to.as_str(), "reason": a.reason}))
+    .bind(crate::accounts::changed_by())
     .execute(&mut **tx)
     .await?;
     bump_config_version(tx, org).await?;

@@ -69,6 +69,7 @@ pub(crate) async fn org_exists(pool: &PgPool, id: Uuid) -> AppResult<()> {
     })
 }
 
+/// Records a change in `audit_log`, by the user of [`crate::accounts::changed_by`].
 pub(crate) async fn audit(
     pool: &PgPool,
     table: &str,
@@ -78,13 +79,15 @@ pub(crate) async fn audit(
     new: Value,
 ) -> AppResult<()> {
     sqlx::query(
-        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO audit_log (table_name, operation, record_id, old_data, new_data, changed_by)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(table)
     .bind(op)
     .bind(id)
     .bind(old)
     .bind(new)
+    .bind(crate::accounts::changed_by())
     .execute(pool)
     .await?;
     Ok(())

@@ -343,10 +343,12 @@ pub async fn run_draw(pool: &PgPool, r: &DrawRequest<'_>) -> AppResult<Value> {
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO audit_log (table_name, operation, record_id, new_data) VALUES ('draw_executions', 'INSERT', $1, $2)",
+        "INSERT INTO audit_log (table_name, operation, record_id, new_data, changed_by)
+         VALUES ('draw_executions', 'INSERT', $1, $2, $3)",
     )
     .bind(exec_id)
     .bind(&out)
+    .bind(crate::accounts::changed_by())
     .execute(&mut *tx)
     .await?;
     crate::admin::transition_in(

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(device::router())
         .merge(admin::router())
+        .merge(crate::accounts::web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(axum::middleware::map_response(log_internal_errors))
@@ -74,7 +75,9 @@ pub async fn serve(
             }
         }
     });
-    let r = axum::serve(listener, router(state))
+    // With each connection's peer address: the sign-in rate limit is per client address.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let r = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     purger.abort();

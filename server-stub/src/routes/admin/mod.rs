@@ -1,13 +1,18 @@
-//! `/v1/admin/*`: the admin operations over HTTP, behind the bearer admin token. The handlers
-//! only extract ([`crate::http::AdminJson`], [`crate::http::Admin`]) and call the operation of
-//! [`crate::admin`], [`crate::lifecycle`], [`crate::closeout`] or [`crate::import`]; one file per
-//! resource.
+//! `/v1/admin/*`: the admin operations over HTTP, behind a bearer token (a user's API token or
+//! the deprecated shared token). The handlers extract ([`crate::http::AdminJson`],
+//! [`crate::http::Admin`]) the principal and the body, ask the principal for the route's
+//! permission in the organization the request touches (docs/server.md "Accounts and roles"), and
+//! call the operation of [`crate::admin`], [`crate::lifecycle`], [`crate::closeout`] or
+//! [`crate::import`] inside [`as_principal`]; one file per resource.
+
+use std::future::Future;
 
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::closeout::HEADER_ADMIN_NAME;
+use crate::accounts::{acting_as, Principal};
+use crate::closeout::{with_actor, HEADER_ADMIN_NAME};
 use crate::state::AppState;
 
 mod allocations;
@@ -60,6 +65,22 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/events/{id}/draw-export", get(draws::export))
         .route("/v1/admin/claims", post(draws::claim))
         .route("/v1/admin/receipts/verify", post(draws::verify_receipt))
+}
+
+/// The name recorded as who did it (resolved by, confirmed by, drawn by): a user's display name;
+/// for the shared token, the `X-Admin-Name` header as given.
+fn actor_name(p: &Principal, headers: &HeaderMap) -> Option<String> {
+    if p.user_id.is_some() {
+        Some(p.display_name.clone())
+    } else {
+        admin_name(headers)
+    }
+}
+
+/// Runs an admin operation as `p`: its user goes into `audit_log.changed_by`, its name (see
+/// [`actor_name`]) wherever the operation records who did it.
+async fn as_principal<F: Future>(p: &Principal, headers: &HeaderMap, f: F) -> F::Output {
+    acting_as(p.user_id, with_actor(actor_name(p, headers), f)).await
 }
 
 /// The person behind an admin request, from the `X-Admin-Name` header (recorded as given).

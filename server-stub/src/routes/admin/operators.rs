@@ -1,9 +1,12 @@
-//! `POST /v1/admin/operators`.
+//! `POST /v1/admin/operators` (permission `event.manage` in the organization).
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::Value;
 
+use super::as_principal;
+use crate::accounts::Permission;
 use crate::admin::{create_operator, NewOperator};
 use crate::error::AppResult;
 use crate::http::AdminJson;
@@ -11,7 +14,11 @@ use crate::state::AppState;
 
 pub async fn create(
     State(st): State<AppState>,
-    AdminJson(input): AdminJson<NewOperator>,
+    headers: HeaderMap,
+    AdminJson(p, input): AdminJson<NewOperator>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(create_operator(&st.pool, &input).await?))
+    p.require(Permission::EventManage, input.organization_id)?;
+    Ok(Json(
+        as_principal(&p, &headers, create_operator(&st.pool, &input)).await?,
+    ))
 }

@@ -1,12 +1,14 @@
 //! `POST /v1/admin/rsus` (create, with an enrollment token), `…/rsus/state`,
-//! `…/rsus/release-withheld`, `…/rsus/exclude`, `…/rsus/include`, `…/rsus/import-journal`.
+//! `…/rsus/release-withheld`, `…/rsus/import-journal` (permission `rsu.manage` in the RSU's
+//! organization); `…/rsus/exclude`, `…/rsus/include` (`event.reconcile` in the event's).
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::Value;
 
-use super::admin_name;
+use super::{actor_name, as_principal};
+use crate::accounts::{scope, Permission};
 use crate::admin::{create_rsu, NewRsu};
 use crate::closeout::{self, ExcludeRsu, IncludeRsu};
 use crate::error::{AppError, AppResult};
@@ -18,55 +20,103 @@ use rsu_core::wire::ErrorCode;
 
 pub async fn create(
     State(st): State<AppState>,
-    AdminJson(input): AdminJson<NewRsu>,
+    headers: HeaderMap,
+    AdminJson(p, input): AdminJson<NewRsu>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(create_rsu(&st.pool, &input).await?))
+    p.require(Permission::RsuManage, input.organization_id)?;
+    Ok(Json(
+        as_principal(&p, &headers, create_rsu(&st.pool, &input)).await?,
+    ))
 }
 
 pub async fn set_state(
     State(st): State<AppState>,
-    AdminJson(input): AdminJson<SetRsuState>,
+    headers: HeaderMap,
+    AdminJson(p, input): AdminJson<SetRsuState>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(lifecycle::set_rsu_state(&st.pool, &input).await?))
+    p.require(
+        Permission::RsuManage,
+        scope::of_rsu(&st.pool, input.rsu_id).await?,
+    )?;
+    Ok(Json(
+        as_principal(&p, &headers, lifecycle::set_rsu_state(&st.pool, &input)).await?,
+    ))
 }
 
 pub async fn release_withheld(
     State(st): State<AppState>,
-    AdminJson(input): AdminJson<ReleaseWithheld>,
+    headers: HeaderMap,
+    AdminJson(p, input): AdminJson<ReleaseWithheld>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(lifecycle::release_withheld(&st.pool, &input).await?))
+    p.require(
+        Permission::RsuManage,
+        scope::of_rsu(&st.pool, input.rsu_id).await?,
+    )?;
+    Ok(Json(
+        as_principal(&p, &headers, lifecycle::release_withheld(&st.pool, &input)).await?,
+    ))
 }
 
 pub async fn exclude(
     State(st): State<AppState>,
     headers: HeaderMap,
-    AdminJson(input): AdminJson<ExcludeRsu, CLOSEOUT_BODY_LIMIT>,
+    AdminJson(p, input): AdminJson<ExcludeRsu, CLOSEOUT_BODY_LIMIT>,
 ) -> AppResult<Json<Value>> {
+    p.require(
+        Permission::EventReconcile,
+        scope::of_event(&st.pool, input.event_id).await?,
+    )?;
+    let by = actor_name(&p, &headers);
     Ok(Json(
-        closeout::exclude_rsu(&st.pool, &input, admin_name(&headers).as_deref()).await?,
+        as_principal(
+            &p,
+            &headers,
+            closeout::exclude_rsu(&st.pool, &input, by.as_deref()),
+        )
+        .await?,
     ))
 }
 
 pub async fn include(
     State(st): State<AppState>,
     headers: HeaderMap,
-    AdminJson(input): AdminJson<IncludeRsu, CLOSEOUT_BODY_LIMIT>,
+    AdminJson(p, input): AdminJson<IncludeRsu, CLOSEOUT_BODY_LIMIT>,
 ) -> AppResult<Json<Value>> {
+    p.require(
+        Permission::EventReconcile,
+        scope::of_event(&st.pool, input.event_id).await?,
+    )?;
+    let by = actor_name(&p, &headers);
     Ok(Json(
-        closeout::include_rsu(&st.pool, &input, admin_name(&headers).as_deref()).await?,
+        as_principal(
+            &p,
+            &headers,
+            closeout::include_rsu(&st.pool, &input, by.as_deref()),
+        )
+        .await?,
     ))
 }
 
 /// `POST /v1/admin/rsus/import-journal?rsuId=…` with the export file as the body.
 pub async fn import_journal(
     State(st): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<ImportQuery>,
-    AdminBytes(bytes): AdminBytes<MAX_IMPORT_BYTES>,
+    AdminBytes(p, bytes): AdminBytes<MAX_IMPORT_BYTES>,
 ) -> AppResult<Json<ImportReport>> {
+    p.require(
+        Permission::RsuManage,
+        scope::of_rsu(&st.pool, q.rsu_id).await?,
+    )?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| AppError::of(ErrorCode::BadExport, "the body is not UTF-8 text"))?;
     let file = import::parse_export(text)?;
     Ok(Json(
-        import::import_export(&st.pool, q.rsu_id, &file, |_, _| {}).await?,
+        as_principal(
+            &p,
+            &headers,
+            import::import_export(&st.pool, q.rsu_id, &file, |_, _| {}),
+        )
+        .await?,
     ))
 }

@@ -1,9 +1,12 @@
-//! `POST /v1/admin/enrollment-tokens`.
+//! `POST /v1/admin/enrollment-tokens` (permission `rsu.manage` in the RSU's organization).
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::Value;
 
+use super::as_principal;
+use crate::accounts::{scope, Permission};
 use crate::admin::{create_enrollment_token, NewEnrollmentToken};
 use crate::error::AppResult;
 use crate::http::AdminJson;
@@ -11,7 +14,14 @@ use crate::state::AppState;
 
 pub async fn create(
     State(st): State<AppState>,
-    AdminJson(input): AdminJson<NewEnrollmentToken>,
+    headers: HeaderMap,
+    AdminJson(p, input): AdminJson<NewEnrollmentToken>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(create_enrollment_token(&st.pool, &input).await?))
+    p.require(
+        Permission::RsuManage,
+        scope::of_rsu(&st.pool, input.rsu_id).await?,
+    )?;
+    Ok(Json(
+        as_principal(&p, &headers, create_enrollment_token(&st.pool, &input)).await?,
+    ))
 }
