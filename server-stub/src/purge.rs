@@ -24,10 +24,12 @@ use uuid::Uuid;
 
 use crate::error::AppResult;
 
-#[derive(Clone, Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Purge {
     /// Count what would be removed, and remove nothing.
     #[arg(long)]
+    #[serde(default)]
     pub dry_run: bool,
 }
 

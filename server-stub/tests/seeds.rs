@@ -449,3 +449,111 @@ async fn purge_never_touches_an_event_that_is_not_completed() -> R {
     f.drop_db().await;
     Ok(())
 }
+
+async fn post(
+    f: &Fixture,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<(axum::http::StatusCode, Value)> {
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::from(serde_json::to_vec(&body)?))?;
+    f.send(req).await
+}
+
+#[tokio::test]
+async fn templates_jurisdictions_and_purge_over_http_check_the_callers_permission() -> R {
+    use server_stub::accounts::{self, tokens};
+    let f = Fixture::new().await?;
+    let admin = server_stub::testkit::TEST_ADMIN_TOKEN;
+    let (st, v) = post(
+        &f,
+        admin,
+        "/v1/admin/package-templates",
+        serde_json::json!({"organizationId": f.org_id, "name": "Single", "ticketCount": 1, "price": 500}),
+    )
+    .await?;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(f.count("ticket_package_templates").await?, 1);
+
+    // A viewer of the organization may list templates but not make them, nor purge, nor create
+    // jurisdictions; a raffle manager makes templates but does not purge.
+    let viewer = accounts::add_user(&f.db.pool, "viewer@example.org", "Vic Viewer")
+        .await
+        .map_err(err)?;
+    accounts::grant(&f.db.pool, viewer, f.org_id, "viewer")
+        .await
+        .map_err(err)?;
+    let vt = tokens::create(&f.db.pool, "viewer@example.org", "ci")
+        .await
+        .map_err(err)?
+        .token;
+    let manager = accounts::add_user(&f.db.pool, "rm@example.org", "Rae Manager")
+        .await
+        .map_err(err)?;
+    accounts::grant(&f.db.pool, manager, f.org_id, "raffle_manager")
+        .await
+        .map_err(err)?;
+    let mt = tokens::create(&f.db.pool, "rm@example.org", "ci")
+        .await
+        .map_err(err)?
+        .token;
+    let (st, v) = post(
+        &f,
+        &vt,
+        "/v1/admin/templates/list",
+        serde_json::json!({"organizationId": f.org_id}),
+    )
+    .await?;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["packageTemplates"].as_array().unwrap().len(), 1);
+    let t = serde_json::json!({"organizationId": f.org_id, "name": "Pair", "ticketCount": 2, "price": 900});
+    let (st, v) = post(&f, &vt, "/v1/admin/package-templates", t.clone()).await?;
+    assert_eq!(
+        (st.as_u16(), v["error"].as_str()),
+        (403, Some("permission_denied")),
+        "{v}"
+    );
+    let (st, v) = post(&f, &mt, "/v1/admin/package-templates", t).await?;
+    assert_eq!(st, 200, "{v}");
+    for token in [&vt, &mt] {
+        let (st, v) = post(
+            &f,
+            token,
+            "/v1/admin/purge",
+            serde_json::json!({"dryRun": true}),
+        )
+        .await?;
+        assert_eq!(st, 403, "{v}");
+        let (st, v) = post(
+            &f,
+            token,
+            "/v1/admin/jurisdictions",
+            serde_json::json!({"name": "US", "code": "US", "type": "country"}),
+        )
+        .await?;
+        assert_eq!(st, 403, "{v}");
+    }
+    let (st, v) = post(
+        &f,
+        admin,
+        "/v1/admin/purge",
+        serde_json::json!({"dryRun": true}),
+    )
+    .await?;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["dryRun"], true);
+    // The audit log names the manager who made the template.
+    let by: Option<Uuid> = sqlx::query_scalar(
+        "SELECT changed_by FROM audit_log WHERE table_name = 'ticket_package_templates' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&f.db.pool)
+    .await?;
+    assert_eq!(by, Some(manager));
+    f.drop_db().await;
+    Ok(())
+}

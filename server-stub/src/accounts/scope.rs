@@ -64,3 +64,17 @@ pub async fn of_entry(pool: &PgPool, entry: Uuid) -> AppResult<Vec<Uuid>> {
     .fetch_all(pool)
     .await?)
 }
+
+/// The organization of a venue (`invalid_field` naming the venue when there is none).
+pub async fn of_venue(pool: &PgPool, venue: Uuid) -> AppResult<Uuid> {
+    let org: Option<Uuid> = sqlx::query_scalar("SELECT organization_id FROM venues WHERE id = $1")
+        .bind(venue)
+        .fetch_optional(pool)
+        .await?;
+    org.ok_or_else(|| {
+        AppError::of(
+            ErrorCode::InvalidField,
+            format!("field venueId: no venue {venue}"),
+        )
+    })
+}

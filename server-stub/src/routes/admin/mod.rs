@@ -26,6 +26,7 @@ mod organizations;
 mod packages;
 mod prizes;
 mod rsus;
+mod seeds;
 mod tokens;
 mod venues;
 
@@ -65,6 +66,21 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/events/{id}/draw-export", get(draws::export))
         .route("/v1/admin/claims", post(draws::claim))
         .route("/v1/admin/receipts/verify", post(draws::verify_receipt))
+        .route("/v1/admin/package-templates", post(seeds::package_template))
+        .route("/v1/admin/prize-templates", post(seeds::prize_template))
+        .route("/v1/admin/templates/list", post(seeds::templates))
+        .route("/v1/admin/templates/apply", post(seeds::apply))
+        .route("/v1/admin/organizations/money", post(seeds::money))
+        .route("/v1/admin/purge", post(seeds::purge_data))
+        .route("/v1/admin/jurisdictions", post(seeds::jurisdiction))
+        .route("/v1/admin/jurisdictions/list", post(seeds::jurisdictions))
+        .route("/v1/admin/jurisdictions/profile", post(seeds::profile))
+        .route("/v1/admin/regulations", post(seeds::regulation))
+        .route(
+            "/v1/admin/venues/jurisdiction",
+            post(seeds::venue_jurisdiction),
+        )
+        .route("/v1/admin/addresses", post(seeds::address))
 }
 
 /// The name recorded as who did it (resolved by, confirmed by, drawn by): a user's display name;
