@@ -14,3 +14,9 @@ cargo test --workspace --locked
 # The README's end-to-end walkthrough, on the binaries cargo test just built (building them
 # again with only their own features would recompile most dependencies) and a throwaway database.
 scripts/walkthrough.sh --no-build
+# The HTTP API's contract test: schemathesis against a live server and the server's own OpenAPI
+# document (no 5xx, every answer as documented). SKIP_CONTRACT_TEST=1 skips it (it installs
+# schemathesis from PyPI into a cached virtualenv the first time).
+if [ "${SKIP_CONTRACT_TEST:-0}" != 1 ]; then
+  scripts/contract-test.sh --no-build
+fi

@@ -85,7 +85,7 @@ async fn audit(
 // Resolving exceptions
 // ----------------------------------------------------------------------------------------------
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resolve {
     /// The entry id of a rejected or conflicting journal entry (or the id of a seq conflict), as
@@ -285,7 +285,7 @@ async fn record_resolution(conn: &mut PgConnection, rsu: Uuid, out: &Value) -> A
 // Excluding an RSU from an event
 // ----------------------------------------------------------------------------------------------
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExcludeRsu {
     #[arg(long)]
@@ -301,7 +301,7 @@ pub struct ExcludeRsu {
     pub lost: bool,
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IncludeRsu {
     #[arg(long)]

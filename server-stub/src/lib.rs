@@ -20,6 +20,8 @@ pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod lifecycle;
+pub mod metrics;
+pub mod openapi;
 pub mod report;
 pub mod routes;
 pub mod settings;

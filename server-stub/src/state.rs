@@ -10,6 +10,8 @@ pub struct AppState {
     /// HMAC key and tag of the admin token: the token is compared with `ring::hmac::verify`.
     pub admin_key: ring::hmac::Key,
     pub admin_tag: Option<Vec<u8>>,
+    /// Counters and histograms of `/metrics` (docs/server.md "Metrics").
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -22,6 +24,7 @@ impl AppState {
             pool,
             admin_key,
             admin_tag,
+            metrics: Default::default(),
         })
     }
 }
