@@ -450,3 +450,78 @@ async fn serve_exposes_metrics_only_on_the_metrics_address() -> R {
     );
     Ok(())
 }
+
+// ------------------------------------------------------------------------------------------------
+// What the contract test found (scripts/contract-test.sh)
+// ------------------------------------------------------------------------------------------------
+
+/// Schemathesis sent `"licenseNumber": "\u0000H"` and got a 500: PostgreSQL cannot store NUL in
+/// text. Now a 400 `invalid_field`, for admin and device requests alike.
+#[tokio::test]
+async fn a_nul_character_in_a_text_field_is_refused_as_invalid_not_a_server_error() -> R {
+    let f = Fixture::new().await?;
+    let req = Request::post("/v1/admin/organizations")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {TEST_ADMIN_TOKEN}"))
+        .body(Body::from(
+            r#"{"name": "1 ticket", "licenseNumber": "\u0000H", "currency": "USD"}"#,
+        ))?;
+    let (st, v) = f.send(req).await?;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_field")),
+        "{v}"
+    );
+    assert!(
+        v["message"].as_str().unwrap_or_default().contains("U+0000"),
+        "{v}"
+    );
+    let body = HeartbeatRequest {
+        epoch: f.device.epoch,
+        last_seq: 0,
+        pending_count: 0,
+        oldest_pending_age_secs: None,
+        printer_status: "ok\u{0}".into(),
+        app_version: "test".into(),
+        app_hash: "0".repeat(64),
+        acknowledged_commands: vec![],
+    };
+    let (st, v) = f
+        .send(
+            f.device
+                .request("POST", wire::PATH_HEARTBEAT, serde_json::to_vec(&body)?)?,
+        )
+        .await?;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_field")),
+        "{v}"
+    );
+    f.drop_db().await;
+    Ok(())
+}
+
+/// Schemathesis sent `X-Rsu-Timestamp: -9223372036854775808` and the connection was dropped (the
+/// clock-skew subtraction overflowed). Any integer is now answered 401 `clock_skew`, on the push
+/// (checked before its body is read) and on the other signed routes.
+#[tokio::test]
+async fn an_extreme_timestamp_is_a_clock_skew_not_a_dropped_connection() -> R {
+    let f = Fixture::new().await?;
+    for ts in [i64::MIN, i64::MAX] {
+        for (path, body) in [
+            (wire::PATH_JOURNAL, f.device.push_body(&[])?),
+            (wire::PATH_HEARTBEAT, b"{}".to_vec()),
+        ] {
+            let d = &f.device;
+            let h = wire::sign_request(&d.key, d.rsu_id, d.key_id, "POST", path, &body, ts)?;
+            let (st, v) = f.send(d.request_with("POST", path, body, &h)?).await?;
+            assert_eq!(
+                (st, v["error"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("clock_skew")),
+                "{path} {ts}: {v}"
+            );
+        }
+    }
+    f.drop_db().await;
+    Ok(())
+}
