@@ -25,6 +25,7 @@ EXAMPLES="${CONTRACT_EXAMPLES:-30}"
 SEED="${CONTRACT_SEED:-20261202}"
 VENV="${CONTRACT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/rsu-contract-venv}"
 
+json_field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$2" | head -1; }
 step() { printf '\n== %s\n' "$*" >&2; }
 fail() { echo "contract-test: FAILED: $*" >&2; exit 1; }
 
@@ -95,11 +96,37 @@ TOKEN="$(sed -n 's/.*"enrollmentToken": *"\([^"]*\)".*/\1/p' "$WORK/seed.json")"
 [ -n "$TOKEN" ] || fail "demo-seed printed no enrollmentToken"
 "$VENV/bin/python" scripts/contract_hooks.py enroll "$SERVER" "$TOKEN" >"$WORK/device.json" \
   || fail "enrolling the contract test's device"
+# A second RSU for the admin operations to act on (the enrolled one keeps signing), and a
+# schemathesis configuration that puts the demo's real ids into generated requests half the time,
+# so they reach the operations behind the lookups instead of stopping at 404.
+"$BIN/server-stub" admin create-rsu --organization-id "$(json_field organizationId "$WORK/seed.json")" \
+  --name CONTRACT-RSU >"$WORK/rsu2.json" || fail "creating a second RSU"
+PACKAGE_ID="$(psql "$DATABASE_URL" -Atqc "SELECT id FROM ticket_packages ORDER BY ticket_count LIMIT 1")"
+cat >"$WORK/schemathesis.toml" <<TOML
+[dictionaries.events]
+values = ["$(json_field eventId "$WORK/seed.json")"]
+[dictionaries.organizations]
+values = ["$(json_field organizationId "$WORK/seed.json")"]
+[dictionaries.venues]
+values = ["$(json_field venueId "$WORK/seed.json")"]
+[dictionaries.rsus]
+values = ["$(json_field rsuId "$WORK/rsu2.json")"]
+[dictionaries.packages]
+values = ["$PACKAGE_ID"]
+[parameters]
+"path.id" = { dictionary = "events", probability = 0.5 }
+"query.rsuId" = { dictionary = "rsus", probability = 0.5 }
+"body.eventId" = { dictionary = "events", probability = 0.5 }
+"body.organizationId" = { dictionary = "organizations", probability = 0.5 }
+"body.venueId" = { dictionary = "venues", probability = 0.5 }
+"body.rsuId" = { dictionary = "rsus", probability = 0.5 }
+"body.packageId" = { dictionary = "packages", probability = 0.5 }
+TOML
 
 step "schemathesis run $SERVER/openapi.json (at most $EXAMPLES examples per operation)"
 set +e
 (cd "$WORK" && NO_COLOR=1 PYTHONPATH="$REPO/scripts" SCHEMATHESIS_HOOKS=contract_hooks \
-  RSU_CONTRACT_DEVICE="$WORK/device.json" "$VENV/bin/schemathesis" run "$SERVER/openapi.json" \
+  RSU_CONTRACT_DEVICE="$WORK/device.json" "$VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" run "$SERVER/openapi.json" \
   --checks not_a_server_error,response_schema_conformance \
   --max-examples "$EXAMPLES" \
   --seed "$SEED" \
