@@ -20,3 +20,9 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   echo "test.sh: skipping scripts/failover-test.sh (needs root)" >&2
 fi
+# The HTTP API's contract test: schemathesis against a live server and the server's own OpenAPI
+# document (no 5xx, every answer as documented). SKIP_CONTRACT_TEST=1 skips it (it installs
+# schemathesis from PyPI into a cached virtualenv the first time).
+if [ "${SKIP_CONTRACT_TEST:-0}" != 1 ]; then
+  scripts/contract-test.sh --no-build
+fi

@@ -10,6 +10,7 @@ use crate::journal::rfc3339_millis;
 
 /// Everything the device needs to sell, as of one configuration version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceConfig {
     /// Increases whenever anything in here changes on the server.
@@ -25,6 +26,7 @@ pub struct DeviceConfig {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationConfig {
     pub id: Uuid,
@@ -36,6 +38,7 @@ pub struct OrganizationConfig {
 
 /// Organization `settings.rsuSettings` of seed 002.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RsuSettings {
     pub validation_number_prefix: String,
@@ -54,6 +57,7 @@ fn default_sync_timeout() -> u32 {
 
 /// This device's own settings (seed 002 RSU `configuration`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RsuConfig {
     pub id: Uuid,
@@ -72,6 +76,7 @@ pub struct RsuConfig {
 
 /// The `rsu` part of the system configuration (seed 002).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SystemRsuSettings {
     pub offline_sale_expiration_minutes: i64,
@@ -81,6 +86,7 @@ pub struct SystemRsuSettings {
 
 /// The per-event jurisdiction profile (DESIGN §4). Defaults are the strict choice.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JurisdictionProfile {
     #[serde(default = "yes")]
@@ -101,6 +107,7 @@ fn yes() -> bool {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Prize {
     pub id: Uuid,
@@ -118,6 +125,7 @@ pub struct Prize {
 
 /// The server's latest jackpot figure.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JackpotFigure {
     pub amount: i64,
@@ -128,6 +136,7 @@ pub struct JackpotFigure {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventConfig {
     pub id: Uuid,
@@ -154,6 +163,7 @@ pub struct EventConfig {
 
 /// A draw-number range held by this device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AllocationConfig {
     pub id: Uuid,
@@ -177,6 +187,7 @@ fn active() -> String {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Seller,
@@ -200,6 +211,7 @@ impl Role {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OperatorConfig {
     pub id: Uuid,
@@ -212,6 +224,7 @@ pub struct OperatorConfig {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CommandKind {
     Suspend,
@@ -221,6 +234,7 @@ pub enum CommandKind {
 
 /// A command from the server, carried out at the device's next contact.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Command {
     pub id: Uuid,

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 /// The state machine of seed 000 (DESIGN §4).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventState {
     Created,
@@ -91,6 +92,7 @@ impl fmt::Display for EventState {
 
 /// A ticket package as the device sells it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Package {
     pub id: Uuid,
@@ -248,6 +250,7 @@ pub fn check_sale(c: &SaleContext) -> Result<(), SaleRefusal> {
 /// Jackpot settings of a 50/50 event. The percentage is in basis points (5000 = 50 %) so that no
 /// floating point touches money.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JackpotRule {
     pub seed: Money,

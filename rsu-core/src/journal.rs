@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 /// What a journal entry records.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Sale,
@@ -86,6 +87,22 @@ impl ChainHash {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ChainHash {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9a-fA-F]{64}$"))
+            .description(Some(
+                "A SHA-256 chain hash, 64 hex digits (lower-case when the server sends it).",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ChainHash {}
+
 impl TryFrom<String> for ChainHash {
     type Error = JournalError;
     fn try_from(s: String) -> Result<Self, Self::Error> {
@@ -130,6 +147,7 @@ pub enum JournalError {
 /// The fields of an entry that are covered by its hash. Sync status, attempts and server answers
 /// are deliberately not here: they live beside the entry and may change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EntryBody {
     /// The device epoch; a re-enrollment starts a new one and seq restarts at 1.
@@ -147,6 +165,7 @@ pub struct EntryBody {
 
 /// A chained journal entry as it is stored and sent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JournalEntry {
     #[serde(flatten)]

@@ -11,6 +11,7 @@ use crate::journal::{rfc3339_millis, EntryKind};
 
 /// How a sale was paid.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Payment {
     /// `cash` or `card` (card on an external terminal).
@@ -20,6 +21,7 @@ pub struct Payment {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     Cash,
@@ -44,6 +46,7 @@ impl PaymentMethod {
 
 /// Optional buyer details (seed 002 `customerInfo`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerInfo {
     pub name: Option<String>,
@@ -59,6 +62,7 @@ impl CustomerInfo {
 
 /// The part of a sale's draw numbers taken from one allocation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AllocationSegment {
     pub allocation_id: Uuid,
@@ -68,6 +72,7 @@ pub struct AllocationSegment {
 
 /// A sale, as recorded on the device (seed 002 "RSU Offline Sale Record" plus what the server checks).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SalePayload {
     /// The sale's id made on the device (`localId` in seed 002); becomes the order id.
@@ -99,6 +104,7 @@ pub struct SalePayload {
 
 /// A whole-order void.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct VoidPayload {
     pub local_id: Uuid,
@@ -112,6 +118,7 @@ pub struct VoidPayload {
 
 /// A second or later print of a sale's receipt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReprintPayload {
     pub local_id: Uuid,
@@ -124,6 +131,7 @@ pub struct ReprintPayload {
 
 /// A significant event (GLI-31's term).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CriticalEventPayload {
     /// e.g. `STARTUP`, `LOGIN`, `PIN_FAILED`, `LOCKOUT`, `PRINT_FAILED`.
@@ -139,6 +147,7 @@ pub struct CriticalEventPayload {
 
 /// Sales or voids of one package in a Z report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PackageLine {
     pub package_id: Uuid,
@@ -152,6 +161,7 @@ pub struct PackageLine {
 
 /// Draw numbers used from one allocation during a shift.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RangeUse {
     pub allocation_id: Uuid,
@@ -162,6 +172,7 @@ pub struct RangeUse {
 
 /// The Z report of a closed shift (DESIGN §4 "Shifts").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ShiftClosePayload {
     pub shift_id: Uuid,
@@ -191,6 +202,7 @@ pub struct ShiftClosePayload {
 
 /// Unused numbers given back to the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AllocationReleasePayload {
     pub allocation_id: Uuid,

@@ -297,6 +297,7 @@ pub fn parse_public_key_hex(s: &str) -> Result<[u8; 32], WireError> {
 
 /// The body of every non-2xx response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// A stable snake_case code, see docs/protocol.md.
@@ -322,6 +323,7 @@ pub struct ErrorBody {
 
 /// `POST /v1/rsu/enroll` (not signed: the one-time token authenticates it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The one-time enrollment token the admin was given.
@@ -344,6 +346,7 @@ pub struct EnrollRequest {
 /// Proof that an enrolling device is the database that held `key_id`: an Ed25519 signature by
 /// that key over [`continuity_message`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Continuity {
     pub rsu_id: Uuid,
@@ -369,6 +372,7 @@ pub fn continuity_message(
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnrollResponse {
     pub rsu_id: Uuid,
@@ -400,12 +404,14 @@ pub struct EnrollResponse {
 /// `POST /v1/rsu/keys` (signed with the current key): registers the next key; both are valid
 /// until the old one expires (overlap).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateKeyRequest {
     pub public_key: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RotateKeyResponse {
     pub key_id: Uuid,
@@ -424,6 +430,7 @@ pub struct RotateKeyResponse {
 
 /// `GET /v1/rsu/config`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigResponse {
     #[serde(with = "rfc3339_millis")]
@@ -458,6 +465,7 @@ mod opt_rfc3339_millis {
 
 /// `POST /v1/rsu/allocations`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TopUpRequest {
     pub event_id: Uuid,
@@ -467,6 +475,7 @@ pub struct TopUpRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TopUpResponse {
     pub allocation: AllocationConfig,
@@ -480,6 +489,7 @@ pub struct TopUpResponse {
 
 /// `POST /v1/rsu/journal`: entries of one epoch in seq order, contiguous.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PushRequest {
     pub epoch: i64,
@@ -488,6 +498,7 @@ pub struct PushRequest {
 
 /// The server's answer to one entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EntryStatus {
     /// Accepted now (the entry is new and passed every check).
@@ -525,6 +536,7 @@ macro_rules! codes {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal),* $(,)? }) => {
         $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vm])* $v),* }
         impl $name {
@@ -598,6 +610,7 @@ codes! {
 pub const FLAG_LATE: &str = "late";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EntryResult {
     pub seq: u64,
@@ -617,6 +630,7 @@ pub struct EntryResult {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PushResponse {
     pub epoch: i64,
@@ -638,6 +652,7 @@ pub struct PushResponse {
 
 /// `POST /v1/rsu/heartbeat`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeartbeatRequest {
     pub epoch: i64,
@@ -657,6 +672,7 @@ pub struct HeartbeatRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatResponse {
     #[serde(with = "rfc3339_millis")]

@@ -87,8 +87,9 @@ pub async fn authenticate(
     let signature = header(headers, wire::HEADER_SIGNATURE)?;
 
     let now = Utc::now();
-    let skew = timestamp - now.timestamp();
-    if skew.abs() > wire::CLOCK_WINDOW_SECS {
+    // Saturating: any i64 is a well-formed timestamp, i64::MIN included (the contract test sent it).
+    let skew = timestamp.saturating_sub(now.timestamp());
+    if skew.unsigned_abs() > wire::CLOCK_WINDOW_SECS.unsigned_abs() {
         return Err(AppError::of(
             ErrorCode::ClockSkew,
             format!(
@@ -250,8 +251,8 @@ pub async fn precheck_headers_and_key(pool: &PgPool, headers: &HeaderMap) -> App
         )
     })?;
     get(wire::HEADER_SIGNATURE)?;
-    let skew = timestamp - Utc::now().timestamp();
-    if skew.abs() > wire::CLOCK_WINDOW_SECS {
+    let skew = timestamp.saturating_sub(Utc::now().timestamp());
+    if skew.unsigned_abs() > wire::CLOCK_WINDOW_SECS.unsigned_abs() {
         return Err(AppError::of(
             ErrorCode::ClockSkew,
             format!(

@@ -21,7 +21,7 @@ pub const MAX_WRONG_PER_PERSON: i64 = 5;
 /// Wrong numbers per minute across everyone before every claim is refused.
 pub const MAX_WRONG_TOTAL: i64 = 20;
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Claim {
     /// The validation number on the receipt (any case; O/I/L read as 0/1 in the tag).
@@ -43,7 +43,7 @@ pub struct Claim {
     pub deadline_override: Option<String>,
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyReceipt {
     /// The text of the receipt's QR code.

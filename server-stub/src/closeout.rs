@@ -87,7 +87,7 @@ async fn audit(
 // Resolving exceptions
 // ----------------------------------------------------------------------------------------------
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resolve {
     /// The entry id of a rejected or conflicting journal entry (or the id of a seq conflict), as
@@ -287,7 +287,7 @@ async fn record_resolution(conn: &mut PgConnection, rsu: Uuid, out: &Value) -> A
 // Excluding an RSU from an event
 // ----------------------------------------------------------------------------------------------
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExcludeRsu {
     #[arg(long)]
@@ -303,7 +303,7 @@ pub struct ExcludeRsu {
     pub lost: bool,
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IncludeRsu {
     #[arg(long)]

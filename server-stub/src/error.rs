@@ -161,6 +161,12 @@ impl From<sqlx::Error> for AppError {
                 (Some("23503"), Some(c)) => {
                     AppError::of(ErrorCode::UnknownReference, constraint_text(c, db.table()))
                 }
+                // Text PostgreSQL cannot store: a NUL character (U+0000) in a string of the
+                // request (found by the contract test, scripts/contract-test.sh).
+                (Some("22021") | Some("22P05"), _) => AppError::of(
+                    ErrorCode::InvalidField,
+                    "a text field contains the character U+0000 (NUL), which cannot be stored: remove it",
+                ),
                 _ => AppError::internal("database", &e),
             },
             _ => AppError::internal("database", &e),

@@ -24,6 +24,8 @@ pub mod ingest;
 pub mod jurisdictions;
 pub mod lifecycle;
 pub mod purge;
+pub mod metrics;
+pub mod openapi;
 pub mod report;
 pub mod routes;
 pub mod settings;

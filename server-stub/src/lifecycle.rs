@@ -152,7 +152,7 @@ async fn rsu_exists(pool: &PgPool, rsu_id: Uuid) -> AppResult<()> {
     })
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListKeys {
     #[arg(long)]
@@ -247,7 +247,7 @@ pub async fn revoke_all_keys(
     Ok(ids)
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetRsuState {
     #[arg(long)]
@@ -327,7 +327,7 @@ pub async fn set_rsu_state(pool: &PgPool, a: &SetRsuState) -> AppResult<Value> {
     Ok(json!({"rsuId": a.rsu_id, "state": a.state, "previousState": old, "revokedKeys": revoked}))
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReleaseWithheld {
     #[arg(long)]

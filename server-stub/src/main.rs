@@ -42,7 +42,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Apply migrations, then serve the device and admin API.
-    Serve,
+    Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate,
     /// Create the demo organization, event, packages, operators and RSU; print an enrollment token.
@@ -53,6 +53,17 @@ enum Cmd {
     /// Replay an exported draw (admin draw-export) without a database: prints `valid` or every
     /// difference, and exits non-zero when it is not valid.
     VerifyDraw(server_stub::draw::cli::VerifyDraw),
+    #[command(flatten)]
+    OpenApi(server_stub::openapi::OpenApiCmd),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Also serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (off when
+    /// unset). Bind it to localhost or a private network: it is not authenticated
+    /// (docs/server.md "Metrics").
+    #[arg(long, value_name = "ADDR", env = server_stub::metrics::METRICS_ADDR_ENV)]
+    metrics_addr: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -152,6 +163,9 @@ async fn run() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Cmd::OpenApi(c) = &cli.command {
+        return server_stub::openapi::run(c);
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     let pool = db::connect(&settings.database_url, settings.max_connections).await?;
     db::migrate(&pool).await?;
@@ -163,7 +177,7 @@ async fn run() -> anyhow::Result<()> {
             );
             return Ok(());
         }
-        Cmd::Serve => {
+        Cmd::Serve(serve) => {
             let listener = tokio::net::TcpListener::bind(&settings.bind)
                 .await
                 .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -175,6 +189,19 @@ async fn run() -> anyhow::Result<()> {
             }
             let state = AppState::new(pool, settings.admin_token.as_deref())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let metrics = match &serve.metrics_addr {
+                Some(m) => {
+                    let l = tokio::net::TcpListener::bind(m)
+                        .await
+                        .with_context(|| format!("cannot listen on {m} (--metrics-addr)"))?;
+                    tracing::info!(addr = %l.local_addr()?, "metrics at /metrics");
+                    let st = state.clone();
+                    Some(tokio::spawn(async move {
+                        server_stub::metrics::serve(l, st, std::future::pending()).await
+                    }))
+                }
+                None => None,
+            };
             tracing::info!(%addr, "server-stub listening");
             let shutdown = async {
                 let ctrl_c = tokio::signal::ctrl_c();
@@ -197,10 +224,13 @@ async fn run() -> anyhow::Result<()> {
                 }
             };
             server_stub::serve(listener, state, shutdown).await?;
+            if let Some(m) = metrics {
+                m.abort();
+            }
             return Ok(());
         }
         Cmd::DemoSeed => server_stub::demo::demo_seed(&pool).await.map(Some),
-        Cmd::VerifyDraw(_) => return Ok(()), // handled above, before any database
+        Cmd::VerifyDraw(_) | Cmd::OpenApi(_) => return Ok(()), // handled above, before any database
         Cmd::Admin(a) => {
             let user = match cli.as_user.as_deref().filter(|e| !e.trim().is_empty()) {
                 Some(email) => Some(

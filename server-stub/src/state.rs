@@ -12,6 +12,8 @@ pub struct AppState {
     pub admin_tag: Option<Vec<u8>>,
     /// Admission control of journal pushes (`admission.rs`).
     pub push_gate: std::sync::Arc<crate::admission::PushGate>,
+    /// Counters and histograms of `/metrics` (docs/server.md "Metrics").
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -28,6 +30,7 @@ impl AppState {
             admin_key,
             admin_tag,
             push_gate,
+            metrics: Default::default(),
         })
     }
 }

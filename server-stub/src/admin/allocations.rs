@@ -10,7 +10,7 @@ use crate::allocations::{carve_allocation, insert_allocation};
 use crate::config_version::bump_config_version;
 use crate::error::AppResult;
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewAllocation {
     #[arg(long)]

@@ -13,7 +13,7 @@ use crate::config_version::bump_config_version;
 use crate::error::{AppError, AppResult};
 use rsu_core::wire::ErrorCode;
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewEvent {
     #[arg(long)]
@@ -203,7 +203,7 @@ pub async fn create_event(pool: &PgPool, a: &NewEvent) -> AppResult<Value> {
     Ok(json!({"eventId": id, "state": EventState::Created.as_str()}))
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Transition {
     #[arg(long)]

@@ -12,7 +12,7 @@ use rsu_core::wire::ErrorCode;
 
 /// Revoke one key (and every key it registered by rotation), or with `--rsu-id … --all` every
 /// key of an RSU. `admin list-keys --rsu-id …` shows them.
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevokeKey {
     /// The key to revoke (its successors by rotation go with it).

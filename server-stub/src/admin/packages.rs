@@ -12,7 +12,7 @@ use crate::config_version::bump_config_version;
 use crate::error::{AppError, AppResult};
 use rsu_core::wire::ErrorCode;
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewPackage {
     #[arg(long)]
@@ -90,7 +90,7 @@ pub async fn create_package(pool: &PgPool, a: &NewPackage) -> AppResult<Value> {
     Ok(json!({"packageId": id}))
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetPackagePrice {
     #[arg(long)]

@@ -9,7 +9,7 @@ use super::{audit, bad, event_facts, nonempty};
 use crate::config_version::bump_config_version;
 use crate::error::AppResult;
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewPrize {
     #[arg(long)]

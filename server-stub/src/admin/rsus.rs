@@ -11,7 +11,7 @@ use crate::crypto::{random_bytes, sha256};
 use crate::error::{AppError, AppResult};
 use rsu_core::wire::ErrorCode;
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewRsu {
     #[arg(long)]
@@ -115,7 +115,7 @@ pub(crate) async fn issue_token(
     Ok((token, expires))
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewEnrollmentToken {
     #[arg(long)]

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{audit, nonempty, org_exists};
 use crate::error::AppResult;
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewVenue {
     #[arg(long)]

@@ -13,7 +13,7 @@ use super::algorithm::DrawFile;
 use super::verify;
 use crate::error::{AppError, AppResult};
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Draw {
     #[arg(long)]
@@ -25,7 +25,7 @@ pub struct Draw {
     pub beacon: Option<String>,
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Redraw {
     #[arg(long)]

@@ -49,6 +49,7 @@ async fn health() -> &'static str {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(crate::openapi::serve_json))
         .merge(device::router())
         .merge(admin::router())
         .merge(crate::accounts::web::router())

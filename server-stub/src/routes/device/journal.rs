@@ -15,8 +15,23 @@ use rsu_core::wire::ErrorCode;
 
 pub async fn journal(
     State(st): State<AppState>,
-    SignedPush(mut dev, incoming): SignedPush<IncomingPush>,
+    push: Result<SignedPush<IncomingPush>, AppError>,
 ) -> AppResult<Json<PushResponse>> {
+    // Every push is counted by its result (crate::metrics); the time of an authenticated one too.
+    let started = std::time::Instant::now();
+    let (r, took) = match push {
+        Ok(SignedPush(dev, incoming)) => (apply(&st, dev, incoming).await, Some(started.elapsed())),
+        Err(e) => (Err(e), None),
+    };
+    st.metrics.observe_push(r.as_ref(), took);
+    r.map(Json)
+}
+
+async fn apply(
+    st: &AppState,
+    mut dev: crate::auth::Device,
+    incoming: IncomingPush,
+) -> AppResult<PushResponse> {
     // At most so many pushes work at once; the rest queue briefly or are told when to return.
     let _permit = st.push_gate.enter().await?;
     let received_at = Utc::now();
@@ -54,7 +69,5 @@ pub async fn journal(
         }
         req.entries.truncate(keep);
     }
-    Ok(Json(
-        crate::ingest::push(&st.pool, &dev, &req, &forms, received_at).await?,
-    ))
+    crate::ingest::push(&st.pool, &dev, &req, &forms, received_at).await
 }
