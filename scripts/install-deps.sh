@@ -11,6 +11,8 @@ packages=(
   libinput-dev        # Slint: touch input on the kiosk (linuxkms)
   libgbm-dev          # Slint: KMS/DRM output on the kiosk (linuxkms)
   fonts-dejavu-core   # a font for the kiosk UI and screenshots
+  chromium            # headless browser of the dashboard's browser tests (server-stub/tests/dashboard_browser.rs)
+  chromium-driver     # chromedriver: the WebDriver server those tests drive it through
 )
 
 missing=()

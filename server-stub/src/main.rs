@@ -84,6 +84,9 @@ enum AdminCmd {
     ImportJournal(server_stub::import::ImportJournal),
     #[command(flatten)]
     Draw(server_stub::draw::cli::DrawCmd),
+    /// Record an app build (the appHash devices report) as approved in an organization: the
+    /// dashboard's devices page warns about devices running any other build.
+    ApproveAppHash(server_stub::dashboard::apphash::ApproveAppHash),
 }
 
 #[derive(clap::Args)]
@@ -233,6 +236,9 @@ async fn admin_cmd(
         AdminCmd::ExcludeRsu(x) => closeout::exclude_rsu(&pool, &x, by).await,
         AdminCmd::IncludeRsu(x) => closeout::include_rsu(&pool, &x, by).await,
         AdminCmd::Draw(x) => return server_stub::draw::cli::run(&pool, x, by).await,
+        AdminCmd::ApproveAppHash(x) => {
+            server_stub::dashboard::apphash::approve_app_hash(&pool, &x, by).await
+        }
         AdminCmd::ImportJournal(x) => {
             let text = std::fs::read_to_string(&x.file).map_err(|e| {
                 server_stub::AppError::of(

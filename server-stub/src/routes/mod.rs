@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(device::router())
         .merge(admin::router())
+        .merge(crate::dashboard::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(axum::middleware::map_response(log_internal_errors))
