@@ -34,7 +34,8 @@ async fn every_page_renders_for_a_signed_in_manager() {
         let (st, headers, html) = call(&f.router, "GET", &path, Some(&me.cookie), None).await;
         assert_eq!(st, StatusCode::OK, "{path}: {html}");
         assert_eq!(
-            headers[header::CONTENT_TYPE], "text/html; charset=utf-8",
+            headers[header::CONTENT_TYPE],
+            "text/html; charset=utf-8",
             "{path}"
         );
         assert!(html.contains("<main id=\"main\""), "{path}");
@@ -44,13 +45,26 @@ async fn every_page_renders_for_a_signed_in_manager() {
             "{path}: nothing is loaded from elsewhere"
         );
     }
-    let (_, _, event) = call(&f.router, "GET", &pages(f.event_id)[0], Some(&me.cookie), None).await;
-    assert!(event.contains("<svg role=\"img\""), "the chart is an SVG: {event}");
+    let (_, _, event) = call(
+        &f.router,
+        "GET",
+        &pages(f.event_id)[0],
+        Some(&me.cookie),
+        None,
+    )
+    .await;
+    assert!(
+        event.contains("<svg role=\"img\""),
+        "the chart is an SVG: {event}"
+    );
     assert!(event.contains("id=\"tickets-sold\">5<"), "{event}");
     assert!(event.contains("$20.00"), "net sales: {event}");
     let (st, headers, js) = call(&f.router, "GET", "/dashboard/refresh.js", None, None).await;
     assert_eq!(st, StatusCode::OK);
-    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/javascript"));
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
     assert!(js.contains("data-refresh"));
     f.drop_db().await;
 }
@@ -88,8 +102,14 @@ async fn a_viewer_sees_the_exceptions_but_cannot_resolve_or_move_the_event() {
     let page = format!("/dashboard/events/{}/exceptions", f.event_id);
     let (st, _, html) = call(&f.router, "GET", &page, Some(&viewer.cookie), None).await;
     assert_eq!(st, StatusCode::OK);
-    assert!(html.contains("allocation"), "the rejection is listed: {html}");
-    assert!(!html.contains("id=\"resolve-"), "no resolve button for a viewer");
+    assert!(
+        html.contains("allocation"),
+        "the rejection is listed: {html}"
+    );
+    assert!(
+        !html.contains("id=\"resolve-"),
+        "no resolve button for a viewer"
+    );
     let (st, _, html) = call(
         &f.router,
         "POST",
@@ -103,7 +123,10 @@ async fn a_viewer_sees_the_exceptions_but_cannot_resolve_or_move_the_event() {
     )
     .await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{html}");
-    assert!(html.contains("permission_denied") && html.contains("exception.resolve"), "{html}");
+    assert!(
+        html.contains("permission_denied") && html.contains("exception.resolve"),
+        "{html}"
+    );
     let resolved: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM device_journal WHERE entry_id = $1 AND resolved_at IS NOT NULL",
     )
@@ -175,7 +198,11 @@ async fn a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing()
             "POST",
             &path,
             Some(&me.cookie),
-            Some(&form(&[("csrf", token), ("entryId", &id), ("note", "refunded")])),
+            Some(&form(&[
+                ("csrf", token),
+                ("entryId", &id),
+                ("note", "refunded"),
+            ])),
         )
         .await;
         assert_eq!(st, StatusCode::FORBIDDEN, "{token:?}: {body}");
@@ -194,7 +221,11 @@ async fn a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing()
         "POST",
         &path,
         Some(&me.cookie),
-        Some(&form(&[("csrf", &me.csrf), ("entryId", &id), ("note", "customer refunded")])),
+        Some(&form(&[
+            ("csrf", &me.csrf),
+            ("entryId", &id),
+            ("note", "customer refunded"),
+        ])),
     )
     .await;
     assert_eq!(st, StatusCode::SEE_OTHER, "{body}");
@@ -207,7 +238,10 @@ async fn a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing()
     .fetch_one(&f.db.pool)
     .await
     .unwrap();
-    assert_eq!((by.as_str(), note.as_str()), ("Mia Manager", "customer refunded"));
+    assert_eq!(
+        (by.as_str(), note.as_str()),
+        ("Mia Manager", "customer refunded")
+    );
     let (_, _, html) = call(&f.router, "GET", &back, Some(&me.cookie), None).await;
     assert!(html.contains("The exception was resolved"), "{html}");
     assert!(html.contains("customer refunded"));
@@ -242,12 +276,22 @@ async fn the_gate_refuses_with_a_clear_message_then_the_event_moves_and_draws() 
     };
     assert_eq!(mv("sales_closed").await.0, StatusCode::SEE_OTHER);
     assert_eq!(mv("reconciling").await.0, StatusCode::SEE_OTHER);
-    let (_, _, report) = call(&f.router, "GET", &format!("/dashboard/events/{ev}/report"), Some(&me.cookie), None).await;
+    let (_, _, report) = call(
+        &f.router,
+        "GET",
+        &format!("/dashboard/events/{ev}/report"),
+        Some(&me.cookie),
+        None,
+    )
+    .await;
     assert!(report.contains("The gate is closed"), "{report}");
     assert!(report.contains("id=\"to-reconciled\""), "{report}");
     let (st, _, html) = mv("reconciled").await;
     assert_eq!(st, StatusCode::CONFLICT, "{html}");
-    assert!(html.contains("cannot be reconciled") && html.contains("RSU 1"), "{html}");
+    assert!(
+        html.contains("cannot be reconciled") && html.contains("RSU 1"),
+        "{html}"
+    );
     assert_eq!(event_state(&f.db.pool, ev).await, "reconciling");
 
     let (st, _, _) = call(
@@ -255,18 +299,21 @@ async fn the_gate_refuses_with_a_clear_message_then_the_event_moves_and_draws() 
         "POST",
         &format!("/dashboard/events/{ev}/exceptions/resolve"),
         Some(&me.cookie),
-        Some(&form(&[("csrf", &me.csrf), ("entryId", &bad_id), ("note", "customer refunded")])),
+        Some(&form(&[
+            ("csrf", &me.csrf),
+            ("entryId", &bad_id),
+            ("note", "customer refunded"),
+        ])),
     )
     .await;
     assert_eq!(st, StatusCode::SEE_OTHER);
     assert_eq!(mv("reconciled").await.0, StatusCode::SEE_OTHER);
-    let by: Option<String> = sqlx::query_scalar(
-        "SELECT reconciliation_confirmed_by_name FROM events WHERE id = $1",
-    )
-    .bind(ev)
-    .fetch_one(&f.db.pool)
-    .await
-    .unwrap();
+    let by: Option<String> =
+        sqlx::query_scalar("SELECT reconciliation_confirmed_by_name FROM events WHERE id = $1")
+            .bind(ev)
+            .fetch_one(&f.db.pool)
+            .await
+            .unwrap();
     assert_eq!(by.as_deref(), Some("Mia Manager"));
     assert_eq!(mv("drawing_ready").await.0, StatusCode::SEE_OTHER);
     let (st, headers, _) = call(
@@ -278,10 +325,23 @@ async fn the_gate_refuses_with_a_clear_message_then_the_event_moves_and_draws() 
     )
     .await;
     assert_eq!(st, StatusCode::SEE_OTHER);
-    assert!(headers[header::LOCATION].to_str().unwrap().ends_with("/draw?done=drawn"));
+    assert!(headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .ends_with("/draw?done=drawn"));
     assert_eq!(event_state(&f.db.pool, ev).await, "completed");
-    let (_, _, draw) = call(&f.router, "GET", &format!("/dashboard/events/{ev}/draw"), Some(&me.cookie), None).await;
-    assert!(draw.contains("id=\"winners\"") && draw.contains("id=\"draw-export\""), "{draw}");
+    let (_, _, draw) = call(
+        &f.router,
+        "GET",
+        &format!("/dashboard/events/{ev}/draw"),
+        Some(&me.cookie),
+        None,
+    )
+    .await;
+    assert!(
+        draw.contains("id=\"winners\"") && draw.contains("id=\"draw-export\""),
+        "{draw}"
+    );
     let (st, headers, file) = call(
         &f.router,
         "GET",
@@ -291,10 +351,16 @@ async fn the_gate_refuses_with_a_clear_message_then_the_event_moves_and_draws() 
     )
     .await;
     assert_eq!(st, StatusCode::OK);
-    assert!(headers[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment"));
+    assert!(headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
     let file: server_stub::draw::algorithm::DrawFile = serde_json::from_str(&file).unwrap();
     assert_eq!(file.beacon.as_deref(), Some("lottery 7 12 19"));
-    assert!(server_stub::draw::verify::verify(&file).is_empty(), "the export replays");
+    assert!(
+        server_stub::draw::verify::verify(&file).is_empty(),
+        "the export replays"
+    );
 
     // The winner's receipt is claimed from the claims page.
     let vn: String = sqlx::query_scalar(
@@ -314,7 +380,10 @@ async fn the_gate_refuses_with_a_clear_message_then_the_event_moves_and_draws() 
     .await;
     assert_eq!(st, StatusCode::OK, "{html}");
     assert!(html.contains("Claim recorded"), "{html}");
-    assert!(html.contains("claimed") && html.contains("by Mia Manager"), "{html}");
+    assert!(
+        html.contains("claimed") && html.contains("by Mia Manager"),
+        "{html}"
+    );
     f.drop_db().await;
 }
 
@@ -335,10 +404,19 @@ async fn the_devices_page_shows_sync_printer_build_clock_and_allocation() {
     assert!(r.contains("data-sync=\"pending\""), "{r}");
     assert!(r.contains("<td class=\"num pending\">3</td>"), "{r}");
     assert!(r.contains("2 min"), "oldest pending age: {r}");
-    assert!(r.contains("Paper out") && r.contains("class=\"flag\""), "{r}");
+    assert!(
+        r.contains("Paper out") && r.contains("class=\"flag\""),
+        "{r}"
+    );
     assert!(r.contains("not an approved build"), "{r}");
-    assert!(r.contains("in step") || r.contains(" s ahead") || r.contains(" s behind"), "{r}");
-    assert!(r.contains("<td class=\"num left\">200</td>"), "two ranges of 100: {r}");
+    assert!(
+        r.contains("in step") || r.contains(" s ahead") || r.contains(" s behind"),
+        "{r}"
+    );
+    assert!(
+        r.contains("<td class=\"num left\">200</td>"),
+        "two ranges of 100: {r}"
+    );
 
     push_expect(&f, &sales, &["applied", "applied", "applied"]).await;
     approve_app_hash(
@@ -391,7 +469,10 @@ async fn the_heartbeat_records_the_devices_clock_offset() {
         None,
     )
     .await;
-    assert!(html.contains("s ahead</span>"), "flagged as far off: {html}");
+    assert!(
+        html.contains("s ahead</span>"),
+        "flagged as far off: {html}"
+    );
     f.drop_db().await;
 }
 
@@ -403,12 +484,20 @@ async fn the_sales_summary_follows_every_insert_void_and_delete_of_orders() {
     for n in [1, 5, 25, 5] {
         let pkg = f.pkg(n);
         let numbers = f.device.take_numbers(pkg.ticket_count);
-        let s = f.device.sale_payload(f.event_id, &pkg, numbers, f.seller_id);
-        entries.push(f.device.entry(EntryKind::Sale, serde_json::to_value(&s).unwrap()));
+        let s = f
+            .device
+            .sale_payload(f.event_id, &pkg, numbers, f.seller_id);
+        entries.push(
+            f.device
+                .entry(EntryKind::Sale, serde_json::to_value(&s).unwrap()),
+        );
         sold.push(s);
     }
     let void = TestDevice::void_payload(&sold[1], f.supervisor_id);
-    entries.push(f.device.entry(EntryKind::Void, serde_json::to_value(void).unwrap()));
+    entries.push(
+        f.device
+            .entry(EntryKind::Void, serde_json::to_value(void).unwrap()),
+    );
     push_expect(&f, &entries, &["applied"; 5]).await;
     let from_orders: (i64, i64, i64) = sqlx::query_as(
         "SELECT count(*), COALESCE(sum(ticket_count) FILTER (WHERE voided_at IS NULL), 0)::int8,
@@ -458,8 +547,12 @@ async fn approving_an_app_hash_needs_a_known_organization_and_a_hash() {
         .await
         .unwrap_err();
     assert_eq!(e.code, "invalid_field");
-    approve_app_hash(&f.db.pool, &a(f.org_id, "ABCD"), Some("Ann")).await.unwrap();
-    approve_app_hash(&f.db.pool, &a(f.org_id, "abcd"), Some("Bo")).await.unwrap();
+    approve_app_hash(&f.db.pool, &a(f.org_id, "ABCD"), Some("Ann"))
+        .await
+        .unwrap();
+    approve_app_hash(&f.db.pool, &a(f.org_id, "abcd"), Some("Bo"))
+        .await
+        .unwrap();
     let rows: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT app_hash, approved_by_name FROM approved_app_hashes")
             .fetch_all(&f.db.pool)

@@ -124,11 +124,16 @@ async fn sign_in_browser(
 ) -> SignedIn {
     let who = sign_in(pool, org, role, name).await;
     // A cookie is set for the page's site: open one first.
-    c.goto(&format!("{base}/dashboard/refresh.js")).await.unwrap();
+    c.goto(&format!("{base}/health")).await.unwrap();
     c.delete_all_cookies().await.unwrap();
-    let mut cookie = fantoccini::cookies::Cookie::new(session::COOKIE, who.token.clone());
-    cookie.set_path("/");
-    c.add_cookie(cookie).await.unwrap();
+    // WebDriver's add-cookie is refused by this chromedriver for a cookie without a domain
+    // (the client sends `null`) and for an IP address as the domain: set it from the page.
+    c.execute(
+        "document.cookie = arguments[0] + '=' + arguments[1] + '; path=/; SameSite=Strict';",
+        vec![session::COOKIE.into(), who.token.clone().into()],
+    )
+    .await
+    .unwrap();
     c.goto(&format!("{base}/dashboard")).await.unwrap();
     let shown = c
         .wait()
@@ -198,14 +203,32 @@ async fn a_manager_runs_an_event_from_the_browser() {
     let sales: Vec<_> = [5, 1, 25].iter().map(|n| f.sale(*n)).collect();
     heartbeat(&f, &f.device, 3, 3, "paper_out").await;
 
-    sign_in_browser(&c, &base, &f.db.pool, f.org_id, "raffle_manager", "Mia Manager").await;
+    sign_in_browser(
+        &c,
+        &base,
+        &f.db.pool,
+        f.org_id,
+        "raffle_manager",
+        "Mia Manager",
+    )
+    .await;
     assert!(text(&c, "#events").await.contains("Summer Festival Raffle"));
     click(&c, &format!("#event-{ev} a")).await;
     assert_eq!(text(&c, "#tickets-sold").await, "0");
 
-    c.goto(&format!("{base}/dashboard/events/{ev}/devices")).await.unwrap();
-    let row = c.wait().at_most(WAIT).for_element(Locator::Css("#rsu-1")).await.unwrap();
-    assert_eq!(row.attr("data-sync").await.unwrap().as_deref(), Some("pending"));
+    c.goto(&format!("{base}/dashboard/events/{ev}/devices"))
+        .await
+        .unwrap();
+    let row = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#rsu-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        row.attr("data-sync").await.unwrap().as_deref(),
+        Some("pending")
+    );
     assert_eq!(text(&c, "#rsu-1 .pending").await, "3");
     assert_eq!(text(&c, "#rsu-1 .printer").await, "Paper out");
     assert_eq!(row.attr("class").await.unwrap().as_deref(), Some("flag"));
@@ -221,9 +244,13 @@ async fn a_manager_runs_an_event_from_the_browser() {
         .expect("the devices page refreshed itself to synced");
     assert_eq!(text(&c, "#rsu-1 .pending").await, "0");
 
-    c.goto(&format!("{base}/dashboard/events/{ev}")).await.unwrap();
+    c.goto(&format!("{base}/dashboard/events/{ev}"))
+        .await
+        .unwrap();
     assert_eq!(text(&c, "#tickets-sold").await, "31");
-    c.find(Locator::Css("figure svg[role='img']")).await.expect("the chart");
+    c.find(Locator::Css("figure svg[role='img']"))
+        .await
+        .expect("the chart");
     screenshot(&c, "event").await;
     c.goto(&format!("{base}/dashboard")).await.unwrap();
     screenshot(&c, "events").await;
@@ -237,11 +264,15 @@ async fn a_manager_runs_an_event_from_the_browser() {
     heartbeat(&f, &f.device, 6, 0, "ok").await;
 
     // Sales close; the gate stays closed while the rejection is open.
-    c.goto(&format!("{base}/dashboard/events/{ev}/report")).await.unwrap();
+    c.goto(&format!("{base}/dashboard/events/{ev}/report"))
+        .await
+        .unwrap();
     click(&c, "#to-sales_closed").await;
     assert!(text(&c, "#notice").await.contains("sales_closed"));
     click(&c, "#to-reconciling").await;
-    assert!(text(&c, "#gate-closed").await.contains("The gate is closed"));
+    assert!(text(&c, "#gate-closed")
+        .await
+        .contains("The gate is closed"));
     screenshot(&c, "report").await;
     click(&c, "#to-reconciled").await;
     let refused = text(&c, "#error-message").await;
@@ -251,10 +282,17 @@ async fn a_manager_runs_an_event_from_the_browser() {
     assert_eq!(event_state(&f.db.pool, ev).await, "reconciling");
 
     // Resolve the rejection with a note.
-    c.goto(&format!("{base}/dashboard/events/{ev}/exceptions")).await.unwrap();
+    c.goto(&format!("{base}/dashboard/events/{ev}/exceptions"))
+        .await
+        .unwrap();
     assert_eq!(text(&c, "#open-count").await, "1 open");
     screenshot(&c, "exceptions").await;
-    type_into(&c, "#open-exceptions textarea", "customer refunded at the desk").await;
+    type_into(
+        &c,
+        "#open-exceptions textarea",
+        "customer refunded at the desk",
+    )
+    .await;
     click(&c, "#open-exceptions button[type=submit]").await;
     assert!(text(&c, "#notice").await.contains("resolved"));
     assert_eq!(text(&c, "#open-count").await, "0 open");
@@ -271,13 +309,19 @@ async fn a_manager_runs_an_event_from_the_browser() {
     assert_eq!(by.as_deref(), Some("Mia Manager"));
 
     // The gate opens; the event is reconciled, made ready and drawn.
-    c.goto(&format!("{base}/dashboard/events/{ev}/report")).await.unwrap();
-    c.find(Locator::Id("gate-open")).await.expect("the gate is open");
+    c.goto(&format!("{base}/dashboard/events/{ev}/report"))
+        .await
+        .unwrap();
+    c.find(Locator::Id("gate-open"))
+        .await
+        .expect("the gate is open");
     click(&c, "#to-reconciled").await;
     assert!(text(&c, "#notice").await.contains("reconciled"));
     click(&c, "#to-drawing_ready").await;
     assert!(text(&c, "#notice").await.contains("drawing_ready"));
-    c.goto(&format!("{base}/dashboard/events/{ev}/draw")).await.unwrap();
+    c.goto(&format!("{base}/dashboard/events/{ev}/draw"))
+        .await
+        .unwrap();
     type_into(&c, "#beacon", "state lottery 4 8 15 16 23 42").await;
     click(&c, "#run-draw").await;
     assert!(text(&c, "#notice").await.contains("The draw ran"));
@@ -298,7 +342,9 @@ async fn a_manager_runs_an_event_from_the_browser() {
     .fetch_one(&f.db.pool)
     .await
     .unwrap();
-    c.goto(&format!("{base}/dashboard/events/{ev}/claims")).await.unwrap();
+    c.goto(&format!("{base}/dashboard/events/{ev}/claims"))
+        .await
+        .unwrap();
     type_into(&c, "#validationNumber", &vn.to_lowercase()).await;
     click(&c, "#claim").await;
     assert!(text(&c, "#claim-result").await.contains("Claim recorded"));
@@ -307,8 +353,14 @@ async fn a_manager_runs_an_event_from_the_browser() {
 
     // A tablet sees the devices page too.
     c.set_window_size(820, 1180).await.unwrap();
-    c.goto(&format!("{base}/dashboard/events/{ev}/devices")).await.unwrap();
-    c.wait().at_most(WAIT).for_element(Locator::Css("#rsu-1")).await.unwrap();
+    c.goto(&format!("{base}/dashboard/events/{ev}/devices"))
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#rsu-1"))
+        .await
+        .unwrap();
     screenshot(&c, "devices-tablet").await;
 
     // Sign out: the dashboard sends to sign in again.
@@ -346,7 +398,15 @@ async fn a_forged_csrf_token_and_a_viewers_resolve_are_refused_in_the_browser() 
     };
 
     // A manager's form whose token was replaced (as a forged cross-site form would send).
-    sign_in_browser(&c, &base, &f.db.pool, f.org_id, "raffle_manager", "Mia Manager").await;
+    sign_in_browser(
+        &c,
+        &base,
+        &f.db.pool,
+        f.org_id,
+        "raffle_manager",
+        "Mia Manager",
+    )
+    .await;
     c.goto(&page).await.unwrap();
     c.execute(
         "document.querySelectorAll('#open-exceptions input[name=csrf]').forEach(i => i.value = 'forged');",
@@ -392,7 +452,9 @@ async fn a_forged_csrf_token_and_a_viewers_resolve_are_refused_in_the_browser() 
     .unwrap();
     let code = text(&c, "#error-code").await;
     assert_eq!(code, "permission_denied");
-    assert!(text(&c, "#error-message").await.contains("exception.resolve"));
+    assert!(text(&c, "#error-message")
+        .await
+        .contains("exception.resolve"));
     assert!(still_open(f.db.pool.clone()).await);
 
     c.close().await.unwrap();

@@ -81,7 +81,11 @@ pub async fn resolve(
         Some(&session.principal.display_name),
     )
     .await?;
-    Ok(Redirect::to(&format!("/dashboard/events/{}/exceptions?done=resolved", ev.id)).into_response())
+    Ok(Redirect::to(&format!(
+        "/dashboard/events/{}/exceptions?done=resolved",
+        ev.id
+    ))
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -155,12 +159,18 @@ pub async fn export(
 ) -> PageResult<Response> {
     let ev = event_for(&st, &session, &id, Permission::View).await?;
     let file = crate::draw::export(&st.pool, ev.id).await?;
-    let body = serde_json::to_vec_pretty(&file)
-        .map_err(|e| AppError::internal("draw export json", e))?;
+    let body =
+        serde_json::to_vec_pretty(&file).map_err(|e| AppError::internal("draw export json", e))?;
     let name: String = ev
         .event_identifier
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     Ok((
         [

@@ -49,7 +49,10 @@ pub async fn approve_app_hash(
     if org.is_none() {
         return Err(AppError::of(
             ErrorCode::UnknownOrganization,
-            format!("field organizationId: no organization {}", a.organization_id),
+            format!(
+                "field organizationId: no organization {}",
+                a.organization_id
+            ),
         ));
     }
     let mut tx = pool.begin().await?;

@@ -61,7 +61,11 @@ pub fn sales_per_minute(points: &[(DateTime<Utc>, i64)], label: &str) -> Option<
         root.present().ok()?;
     }
     let name = label.replace(['"', '<', '>', '&'], " ");
-    Some(svg.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{name}\" "), 1))
+    Some(svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{name}\" "),
+        1,
+    ))
 }
 
 #[cfg(test)]

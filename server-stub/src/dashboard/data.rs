@@ -75,7 +75,8 @@ pub struct EventListRow {
     pub commitment: Option<String>,
 }
 
-const SALES_SUMS: &str = "COALESCE(sum(orders), 0)::int8 AS orders, COALESCE(sum(tickets), 0)::int8 AS tickets,
+const SALES_SUMS: &str =
+    "COALESCE(sum(orders), 0)::int8 AS orders, COALESCE(sum(tickets), 0)::int8 AS tickets,
     COALESCE(sum(gross), 0)::int8 AS gross, COALESCE(sum(voided_orders), 0)::int8 AS voided_orders,
     COALESCE(sum(voided_tickets), 0)::int8 AS voided_tickets,
     COALESCE(sum(voided_amount), 0)::int8 AS voided_amount";

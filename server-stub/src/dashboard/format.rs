@@ -14,7 +14,9 @@ pub fn money_text(minor: i64, currency: &str) -> String {
 
 /// Puts a comma between thousands of the first run of digits (`$1234567.50` → `$1,234,567.50`).
 fn group_thousands(text: &str) -> String {
-    let start = text.find(|c: char| c.is_ascii_digit()).unwrap_or(text.len());
+    let start = text
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(text.len());
     let end = text[start..]
         .find(|c: char| !c.is_ascii_digit())
         .map_or(text.len(), |i| start + i);

@@ -48,7 +48,10 @@ pub fn router() -> Router<AppState> {
             post(actions::resolve),
         )
         .route("/dashboard/events/{id}/report", get(pages::report))
-        .route("/dashboard/events/{id}/transition", post(actions::transition))
+        .route(
+            "/dashboard/events/{id}/transition",
+            post(actions::transition),
+        )
         .route(
             "/dashboard/events/{id}/draw",
             get(pages::draw).post(actions::draw),
@@ -169,11 +172,7 @@ pub fn render(t: &impl Template) -> PageResult<Response> {
     let html = t
         .render()
         .map_err(|e| AppError::internal("dashboard template", e))?;
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(html),
-    )
-        .into_response())
+    Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
 }
 
 /// The event id of a path, or 404 `unknown_event`.

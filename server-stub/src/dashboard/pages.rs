@@ -35,7 +35,9 @@ pub struct Done {
 
 fn notice(done: &Done, ev: &EventRow) -> Option<String> {
     match done.done.as_deref()? {
-        "resolved" => Some("The exception was resolved; it is listed under Resolved with your note.".into()),
+        "resolved" => {
+            Some("The exception was resolved; it is listed under Resolved with your note.".into())
+        }
         "moved" => Some(format!("The event is now {}.", ev.state)),
         "drawn" => Some("The draw ran: the winners are below and the event is completed.".into()),
         _ => None,
@@ -90,7 +92,11 @@ pub async fn events(State(st): State<AppState>, session: WebSession) -> PageResu
     let rows = data::events(&st.pool, orgs.as_deref()).await?;
     let rows = rows
         .into_iter()
-        .filter(|r| session.principal.can(Permission::View, r.event.organization_id))
+        .filter(|r| {
+            session
+                .principal
+                .can(Permission::View, r.event.organization_id)
+        })
         .map(|r| {
             let net = r.sales.net();
             let e = r.event;
@@ -148,10 +154,8 @@ pub async fn event(
     let sales = data::sales(&st.pool, ev.id).await?;
     let per_minute = data::sales_per_minute(&st.pool, ev.id).await?;
     let points: Vec<_> = per_minute.iter().map(|(m, t, _)| (*m, *t)).collect();
-    let chart = chart::sales_per_minute(
-        &points,
-        &format!("Tickets sold per minute at {}", ev.name),
-    );
+    let chart =
+        chart::sales_per_minute(&points, &format!("Tickets sold per minute at {}", ev.name));
     let minutes = per_minute
         .iter()
         .rev()
@@ -394,7 +398,9 @@ pub async fn exceptions(
             rsu_no: b.rsu_no,
             rsu_name: b.rsu_name,
             epoch: b.epoch,
-            first_bad: b.chain_broken_at.map_or_else(|| "—".into(), |s| s.to_string()),
+            first_bad: b
+                .chain_broken_at
+                .map_or_else(|| "—".into(), |s| s.to_string()),
         })
         .collect();
     let late = data::late_sales(&st.pool, ev.id)
@@ -402,7 +408,9 @@ pub async fn exceptions(
         .into_iter()
         .map(|l| LateLine {
             validation_number: l.validation_number,
-            rsu: l.rsu_no.map_or_else(|| "online".into(), |n| format!("RSU {n}")),
+            rsu: l
+                .rsu_no
+                .map_or_else(|| "online".into(), |n| format!("RSU {n}")),
             sold_at: time_text(&l.sold_at),
             received_at: l.received_at.as_ref().map(time_text).unwrap_or_default(),
             tickets: l.ticket_count,
@@ -509,10 +517,10 @@ pub async fn report(
         released: t.numbers.released,
         unaccounted: t.numbers.unaccounted,
         net: money_text(t.amounts.all.net, &ev.currency),
-        jackpot: rep
-            .jackpot
-            .as_ref()
-            .map_or_else(|| "no jackpot rule".into(), |j| money_text(j.amount, &ev.currency)),
+        jackpot: rep.jackpot.as_ref().map_or_else(
+            || "no jackpot rule".into(),
+            |j| money_text(j.amount, &ev.currency),
+        ),
         open_exceptions: t.open_exceptions,
         late_sales: t.late_sales,
         blocking: rep
@@ -628,7 +636,9 @@ pub async fn draw(
         c: chrome_for(&session, &ev, "Draw", "draw", &done),
         event_id: ev.id,
         ready: ev.state == EventState::DrawingReady.as_str(),
-        can_run: session.principal.can(Permission::DrawRun, ev.organization_id),
+        can_run: session
+            .principal
+            .can(Permission::DrawRun, ev.organization_id),
         state: ev.state.clone(),
         commitment: data::commitment(&st.pool, ev.id).await?,
         drawn,

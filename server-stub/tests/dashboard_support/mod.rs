@@ -69,7 +69,11 @@ pub async fn call(
     let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
         .await
         .unwrap();
-    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 /// `key=value&…`, percent-encoded.
@@ -78,13 +82,7 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// A heartbeat of `dev` reporting its journal at `last_seq` with `pending` entries unsent.
-pub async fn heartbeat(
-    f: &Fixture,
-    dev: &TestDevice,
-    last_seq: u64,
-    pending: u64,
-    printer: &str,
-) {
+pub async fn heartbeat(f: &Fixture, dev: &TestDevice, last_seq: u64, pending: u64, printer: &str) {
     let body = HeartbeatRequest {
         epoch: dev.epoch,
         last_seq,
@@ -97,8 +95,12 @@ pub async fn heartbeat(
     };
     let (st, v) = f
         .send(
-            dev.request("POST", wire::PATH_HEARTBEAT, serde_json::to_vec(&body).unwrap())
-                .unwrap(),
+            dev.request(
+                "POST",
+                wire::PATH_HEARTBEAT,
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .unwrap(),
         )
         .await
         .unwrap();
