@@ -202,6 +202,34 @@ async fn a_manager_runs_an_event_from_the_browser() {
     // Three sales sit on the device, unsent; its printer is out of paper.
     let sales: Vec<_> = [5, 1, 25].iter().map(|n| f.sale(*n)).collect();
     heartbeat(&f, &f.device, 3, 3, "paper_out").await;
+    // The test devices' build is the approved one (the HTTP tests show the warning).
+    server_stub::dashboard::apphash::approve_app_hash(
+        &f.db.pool,
+        &server_stub::dashboard::apphash::ApproveAppHash {
+            organization_id: f.org_id,
+            app_hash: "0".repeat(64),
+            app_version: Some("test".into()),
+            note: None,
+        },
+        Some("Ann Admin"),
+    )
+    .await
+    .unwrap();
+    // Two more gates: one synced, one behind with a silent heartbeat.
+    let mut north = extra_device(&f, 2, "North stand", 2001).await;
+    let north_sales = vec![sale_on(&f, &mut north, 5), sale_on(&f, &mut north, 25)];
+    push_on(&f, &north, &north_sales).await;
+    heartbeat(&f, &north, 2, 0, "ok").await;
+    let mut bar = extra_device(&f, 3, "Bar", 2101).await;
+    let bar_sales = vec![sale_on(&f, &mut bar, 1), sale_on(&f, &mut bar, 5)];
+    heartbeat(&f, &bar, 2, 2, "ok").await;
+    sqlx::query(
+        "UPDATE rsu_epochs SET last_heartbeat_at = NOW() - INTERVAL '14 minutes' WHERE rsu_id = $1",
+    )
+    .bind(bar.rsu_id)
+    .execute(&f.db.pool)
+    .await
+    .unwrap();
 
     sign_in_browser(
         &c,
@@ -214,7 +242,7 @@ async fn a_manager_runs_an_event_from_the_browser() {
     .await;
     assert!(text(&c, "#events").await.contains("Summer Festival Raffle"));
     click(&c, &format!("#event-{ev} a")).await;
-    assert_eq!(text(&c, "#tickets-sold").await, "0");
+    assert_eq!(text(&c, "#tickets-sold").await, "30");
 
     c.goto(&format!("{base}/dashboard/events/{ev}/devices"))
         .await
@@ -232,6 +260,9 @@ async fn a_manager_runs_an_event_from_the_browser() {
     assert_eq!(text(&c, "#rsu-1 .pending").await, "3");
     assert_eq!(text(&c, "#rsu-1 .printer").await, "Paper out");
     assert_eq!(row.attr("class").await.unwrap().as_deref(), Some("flag"));
+    assert_eq!(text(&c, "#rsu-2 .sync").await, "synced");
+    assert_eq!(text(&c, "#rsu-3 .sync").await, "pending");
+    assert!(text(&c, "#rsu-3 .heartbeat").await.contains("14 min ago"));
     screenshot(&c, "devices").await;
 
     // The device syncs; the page's live refresh shows it synced without a reload.
@@ -247,7 +278,7 @@ async fn a_manager_runs_an_event_from_the_browser() {
     c.goto(&format!("{base}/dashboard/events/{ev}"))
         .await
         .unwrap();
-    assert_eq!(text(&c, "#tickets-sold").await, "31");
+    assert_eq!(text(&c, "#tickets-sold").await, "61");
     c.find(Locator::Css("figure svg[role='img']"))
         .await
         .expect("the chart");
@@ -262,6 +293,13 @@ async fn a_manager_runs_an_event_from_the_browser() {
     rest.extend(releases(&mut f).await);
     push_expect(&f, &rest, &["rejected", "applied", "applied"]).await;
     heartbeat(&f, &f.device, 6, 0, "ok").await;
+    let mut end = vec![release_on(&f, &mut north, 2100)];
+    push_on(&f, &north, &end).await;
+    heartbeat(&f, &north, 3, 0, "ok").await;
+    end = bar_sales;
+    end.push(release_on(&f, &mut bar, 2200));
+    push_on(&f, &bar, &end).await;
+    heartbeat(&f, &bar, 3, 0, "ok").await;
 
     // Sales close; the gate stays closed while the rejection is open.
     c.goto(&format!("{base}/dashboard/events/{ev}/report"))

@@ -209,3 +209,71 @@ pub async fn event_state(pool: &PgPool, event: Uuid) -> String {
         .await
         .unwrap()
 }
+
+/// Another RSU of the fixture's organization holding numbers `start`…`start + 99` of the
+/// event, enrolled: the device to sell from it.
+pub async fn extra_device(f: &Fixture, rsu_no: u32, name: &str, start: i64) -> TestDevice {
+    let pool = &f.db.pool;
+    let v = admin::create_rsu(
+        pool,
+        &admin::NewRsu {
+            organization_id: f.org_id,
+            name: name.into(),
+            rsu_no: Some(rsu_no),
+            venue_id: None,
+            max_offline_tickets: None,
+            token_hours: 1,
+        },
+    )
+    .await
+    .unwrap();
+    let rsu: Uuid = serde_json::from_value(v["rsuId"].clone()).unwrap();
+    admin::create_allocation(
+        pool,
+        &admin::NewAllocation {
+            event_id: f.event_id,
+            rsu_id: rsu,
+            start_number: Some(start),
+            end_number: Some(start + 99),
+            count: None,
+        },
+    )
+    .await
+    .unwrap();
+    let token = v["enrollmentToken"].as_str().unwrap();
+    let mut dev = TestDevice::enroll(pool, token, &format!("MAC:00:00:00:00:01:{rsu_no:02}"))
+        .await
+        .unwrap();
+    dev.next_number = start;
+    dev
+}
+
+/// A sale of the package of `pkg_tickets` tickets on `dev`.
+pub fn sale_on(f: &Fixture, dev: &mut TestDevice, pkg_tickets: u32) -> JournalEntry {
+    let pkg = f.pkg(pkg_tickets);
+    let numbers = dev.take_numbers(pkg.ticket_count);
+    let s = dev.sale_payload(f.event_id, &pkg, numbers, f.seller_id);
+    dev.entry(EntryKind::Sale, serde_json::to_value(s).unwrap())
+}
+
+/// The release of `dev`'s unsold numbers up to `end`.
+pub fn release_on(f: &Fixture, dev: &mut TestDevice, end: i64) -> JournalEntry {
+    let (id, ..) = dev.allocations[0];
+    let p = json!({"allocationId": id, "eventId": f.event_id,
+                   "startNumber": dev.next_number, "endNumber": end});
+    dev.entry(EntryKind::AllocationRelease, p)
+}
+
+/// Pushes `entries` for `dev`; every one must be applied.
+pub async fn push_on(f: &Fixture, dev: &TestDevice, entries: &[JournalEntry]) {
+    let (st, v) = f.send(dev.push_request(entries).unwrap()).await.unwrap();
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert!(
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "applied"),
+        "{v}"
+    );
+}
