@@ -12,6 +12,7 @@ pub mod closeout;
 pub mod config_version;
 pub mod copy;
 pub mod crypto;
+pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod device_config;

@@ -121,6 +121,9 @@ enum AdminCmd {
     Browse(admin::browse::BrowseCmd),
     #[command(flatten)]
     Accounts(server_stub::accounts::cli::AccountsCmd),
+    /// Record an app build (the appHash devices report) as approved in an organization: the
+    /// dashboard's devices page warns about devices running any other build.
+    ApproveAppHash(server_stub::dashboard::apphash::ApproveAppHash),
 }
 
 #[derive(clap::Args)]
@@ -318,6 +321,9 @@ async fn admin_cmd(
         AdminCmd::Jurisdictions(x) => server_stub::jurisdictions::admin::run(&pool, x).await,
         AdminCmd::Browse(x) => return admin::browse::run(&pool, x).await,
         AdminCmd::Accounts(x) => return server_stub::accounts::cli::run(&pool, x).await,
+        AdminCmd::ApproveAppHash(x) => {
+            server_stub::dashboard::apphash::approve_app_hash(&pool, &x, by).await
+        }
         AdminCmd::ImportJournal(x) => {
             let text = std::fs::read_to_string(&x.file).map_err(|e| {
                 server_stub::AppError::of(

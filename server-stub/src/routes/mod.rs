@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(device::router())
         .merge(admin::router())
         .merge(crate::accounts::web::router())
+        .merge(crate::dashboard::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(axum::middleware::map_response(log_internal_errors))

@@ -2,6 +2,7 @@
 //! and learns the configuration version and how far its journal is acknowledged.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::Json;
 use chrono::Utc;
 use rsu_core::wire::{HeartbeatRequest, HeartbeatResponse};
@@ -13,14 +14,23 @@ use rsu_core::wire::ErrorCode;
 
 pub async fn heartbeat(
     State(st): State<AppState>,
+    headers: HeaderMap,
     SignedJson(dev, req): SignedJson<HeartbeatRequest>,
 ) -> AppResult<Json<HeartbeatResponse>> {
+    // The device's clock against ours, from the timestamp it signed (already checked to be
+    // inside the clock window): shown on the dashboard's devices page.
+    let clock_offset = headers
+        .get(rsu_core::wire::HEADER_TIMESTAMP)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(|ts| i32::try_from(ts - Utc::now().timestamp()).ok());
     let epoch = i32::try_from(req.epoch)
         .map_err(|_| AppError::of(ErrorCode::InvalidField, "field epoch is out of range"))?;
     let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let acked: Option<i64> = sqlx::query_scalar(
         "UPDATE rsu_epochs SET reported_last_seq = $3, pending_count = $4, oldest_pending_age_secs = $5,
-                printer_status = $6, app_version = $7, app_hash = $8, last_heartbeat_at = NOW()
+                printer_status = $6, app_version = $7, app_hash = $8, last_heartbeat_at = NOW(),
+                clock_offset_secs = $9
           WHERE rsu_id = $1 AND epoch = $2 RETURNING last_seq",
     )
     .bind(dev.rsu_id)
@@ -31,6 +41,7 @@ pub async fn heartbeat(
     .bind(&req.printer_status)
     .bind(&req.app_version)
     .bind(&req.app_hash)
+    .bind(clock_offset)
     .fetch_optional(&st.pool)
     .await?;
     let Some(acked) = acked else {
