@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::error::AppResult;
 
-#[derive(Clone, Debug, clap::Args, serde::Deserialize)]
+#[derive(Clone, Debug, clap::Args, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Purge {
     /// Count what would be removed, and remove nothing.

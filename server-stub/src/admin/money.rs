@@ -35,7 +35,7 @@ pub fn percent_to_bp(field: &str, text: &str) -> AppResult<u32> {
     Ok(bp)
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetMoneySettings {
     #[arg(long)]

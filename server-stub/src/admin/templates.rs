@@ -14,7 +14,7 @@ use super::{
 use crate::error::{AppError, AppResult};
 use rsu_core::wire::ErrorCode;
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewPackageTemplate {
     #[arg(long)]
@@ -38,7 +38,7 @@ pub struct NewPackageTemplate {
     pub display_order: i32,
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewPrizeTemplate {
     #[arg(long)]
@@ -156,7 +156,7 @@ pub async fn create_prize_template(pool: &PgPool, a: &NewPrizeTemplate) -> AppRe
     Ok(json!({"prizeTemplateId": id}))
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListTemplates {
     #[arg(long)]
@@ -217,7 +217,7 @@ pub async fn list_templates(pool: &PgPool, a: &ListTemplates) -> AppResult<Value
     }))
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplyTemplates {
     #[arg(long)]

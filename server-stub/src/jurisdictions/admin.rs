@@ -11,7 +11,7 @@ use super::{bad, check_value, in_force, TYPES};
 use crate::error::{AppError, AppResult};
 use rsu_core::wire::ErrorCode;
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewJurisdiction {
     #[arg(long)]
@@ -72,7 +72,7 @@ pub async fn create_jurisdiction(pool: &PgPool, a: &NewJurisdiction) -> AppResul
     Ok(json!({"jurisdictionId": id}))
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewRegulation {
     #[arg(long)]
@@ -153,7 +153,7 @@ pub async fn add_regulation(pool: &PgPool, a: &NewRegulation) -> AppResult<Value
     Ok(json!({"regulationId": id}))
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetVenueJurisdiction {
     #[arg(long)]
@@ -198,7 +198,7 @@ pub async fn set_venue_jurisdiction(pool: &PgPool, a: &SetVenueJurisdiction) -> 
     Ok(json!({"venueId": a.venue_id, "jurisdictionId": a.jurisdiction_id}))
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ShowProfile {
     #[arg(long)]
@@ -219,7 +219,7 @@ pub async fn jurisdiction_profile(pool: &PgPool, a: &ShowProfile) -> AppResult<V
     )
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListJurisdictions {}
 
@@ -245,7 +245,7 @@ pub async fn list_jurisdictions(pool: &PgPool) -> AppResult<Value> {
     Ok(json!({"jurisdictions": rows}))
 }
 
-#[derive(Clone, Debug, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetAddress {
     /// The venue whose address this is …

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 pub mod admin;
 pub mod device;
+pub mod seeds;
 
 /// The command that writes the committed document (printed by the test that compares them).
 pub const REGENERATE: &str =
@@ -124,6 +125,18 @@ impl Modify for SecuritySchemes {
         admin::draw_export,
         admin::claim,
         admin::verify_receipt,
+        seeds::create_package_template,
+        seeds::create_prize_template,
+        seeds::list_templates,
+        seeds::apply_templates,
+        seeds::set_money_settings,
+        seeds::purge,
+        seeds::create_jurisdiction,
+        seeds::list_jurisdictions,
+        seeds::jurisdiction_profile,
+        seeds::add_regulation,
+        seeds::set_venue_jurisdiction,
+        seeds::set_address,
     ),
     components(schemas(
         rsu_core::wire::ErrorCode,
