@@ -11,7 +11,6 @@ mod dashboard_support;
 
 use dashboard_support::*;
 use fantoccini::{Client, ClientBuilder, Locator};
-use server_stub::accounts::session;
 use server_stub::testkit::{Fixture, TestServer};
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
@@ -114,6 +113,9 @@ async fn browser(driver: &Driver) -> Client {
 ///
 /// The one place the browser signs in: until the sign-in page exists the session is created
 /// directly and its cookie set; with it, this fills in #email and #password and clicks #sign-in.
+/// The password the browser tests sign in with.
+const PASSWORD: &str = "correct horse battery staple";
+
 async fn sign_in_browser(
     c: &Client,
     base: &str,
@@ -123,17 +125,32 @@ async fn sign_in_browser(
     name: &str,
 ) -> SignedIn {
     let who = sign_in(pool, org, role, name).await;
-    // A cookie is set for the page's site: open one first.
-    c.goto(&format!("{base}/health")).await.unwrap();
-    c.delete_all_cookies().await.unwrap();
-    // WebDriver's add-cookie is refused by this chromedriver for a cookie without a domain
-    // (the client sends `null`) and for an IP address as the domain: set it from the page.
-    c.execute(
-        "document.cookie = arguments[0] + '=' + arguments[1] + '; path=/; SameSite=Strict';",
-        vec![session::COOKIE.into(), who.token.clone().into()],
-    )
-    .await
-    .unwrap();
+    // Through the real sign-in page, with a password (Argon2id), as a manager would.
+    server_stub::accounts::password::set_password(pool, &who.email, PASSWORD)
+        .await
+        .unwrap();
+    c.delete_all_cookies().await.ok();
+    c.goto(&format!("{base}/login?next=/dashboard"))
+        .await
+        .unwrap();
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(&who.email)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     c.goto(&format!("{base}/dashboard")).await.unwrap();
     let shown = c
         .wait()

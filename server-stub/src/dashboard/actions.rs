@@ -29,22 +29,6 @@ fn trimmed(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-/// The sign-out form carries only its CSRF token.
-#[derive(Deserialize)]
-pub struct SignOutForm {}
-
-/// Ends the session and clears its cookie, then goes to the sign-in page. (The `accounts`
-/// work adds `/logout` with the sign-in page; until they are merged this is the dashboard's.)
-pub async fn sign_out(
-    State(st): State<AppState>,
-    CsrfForm(session, _): CsrfForm<SignOutForm>,
-) -> PageResult<Response> {
-    crate::accounts::session::revoke(&st.pool, &session).await?;
-    let jar = axum_extra::extract::cookie::CookieJar::new()
-        .add(crate::accounts::session::removal_cookie());
-    Ok((jar, Redirect::to("/login")).into_response())
-}
-
 #[derive(Deserialize)]
 pub struct ResolveForm {
     #[serde(rename = "entryId", default)]

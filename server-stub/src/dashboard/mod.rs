@@ -39,7 +39,6 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(pages::events))
         .route("/dashboard/", get(pages::events))
         .route("/dashboard/refresh.js", get(refresh_script))
-        .route("/dashboard/sign-out", post(actions::sign_out))
         .route("/dashboard/events/{id}", get(pages::event))
         .route("/dashboard/events/{id}/devices", get(pages::devices))
         .route("/dashboard/events/{id}/exceptions", get(pages::exceptions))
