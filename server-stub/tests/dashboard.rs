@@ -242,6 +242,13 @@ async fn a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing()
         (by.as_str(), note.as_str()),
         ("Mia Manager", "customer refunded")
     );
+    // The audit log names the signed-in user, not only their name.
+    let changed_by: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT changed_by FROM audit_log ORDER BY id DESC LIMIT 1")
+            .fetch_one(&f.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(changed_by, Some(me.user_id));
     let (_, _, html) = call(&f.router, "GET", &back, Some(&me.cookie), None).await;
     assert!(html.contains("The exception was resolved"), "{html}");
     assert!(html.contains("customer refunded"));

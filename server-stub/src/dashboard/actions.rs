@@ -3,6 +3,7 @@
 //! and the JSON admin API, recording the signed-in user's name as who did it. Success redirects
 //! (303) to the page that shows the result; a refusal is an error page saying why.
 
+use crate::accounts::acting_as;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -55,14 +56,18 @@ pub async fn resolve(
         ),
         None => None,
     };
-    crate::closeout::resolve(
-        &st.pool,
-        &crate::closeout::Resolve {
-            entry_id,
-            note: form.note,
-            seq,
-        },
-        Some(&session.principal.display_name),
+    let by = session.principal.user_id;
+    acting_as(
+        by,
+        crate::closeout::resolve(
+            &st.pool,
+            &crate::closeout::Resolve {
+                entry_id,
+                note: form.note,
+                seq,
+            },
+            Some(&session.principal.display_name),
+        ),
     )
     .await?;
     Ok(Redirect::to(&format!(
@@ -94,15 +99,18 @@ pub async fn transition(
         Permission::EventManage
     };
     let ev = event_for(&st, &session, &id, needs).await?;
-    crate::closeout::with_actor(
-        Some(session.principal.display_name.clone()),
-        crate::admin::transition(
-            &st.pool,
-            &Transition {
-                event_id: ev.id,
-                to,
-                reason: trimmed(form.reason),
-            },
+    acting_as(
+        session.principal.user_id,
+        crate::closeout::with_actor(
+            Some(session.principal.display_name.clone()),
+            crate::admin::transition(
+                &st.pool,
+                &Transition {
+                    event_id: ev.id,
+                    to,
+                    reason: trimmed(form.reason),
+                },
+            ),
         ),
     )
     .await?;
@@ -123,13 +131,16 @@ pub async fn draw(
 ) -> PageResult<Response> {
     let ev = event_for(&st, &session, &id, Permission::DrawRun).await?;
     let beacon = trimmed(form.beacon);
-    crate::draw::run_draw(
-        &st.pool,
-        &crate::draw::DrawRequest {
-            event_id: ev.id,
-            beacon: beacon.as_deref(),
-            by: &session.principal.display_name,
-        },
+    acting_as(
+        session.principal.user_id,
+        crate::draw::run_draw(
+            &st.pool,
+            &crate::draw::DrawRequest {
+                event_id: ev.id,
+                beacon: beacon.as_deref(),
+                by: &session.principal.display_name,
+            },
+        ),
     )
     .await?;
     Ok(Redirect::to(&format!("/dashboard/events/{}/draw?done=drawn", ev.id)).into_response())
@@ -192,15 +203,18 @@ pub async fn claim(
             "type the validation number printed on the receipt",
         ));
     }
-    let out = crate::claims::claim(
-        &st.pool,
-        &crate::claims::Claim {
-            validation_number: Some(number),
-            qr: None,
-            organization_id: Some(ev.organization_id),
-            deadline_override: trimmed(form.deadline_override),
-        },
-        Some(&session.principal.display_name),
+    let out = acting_as(
+        session.principal.user_id,
+        crate::claims::claim(
+            &st.pool,
+            &crate::claims::Claim {
+                validation_number: Some(number),
+                qr: None,
+                organization_id: Some(ev.organization_id),
+                deadline_override: trimmed(form.deadline_override),
+            },
+            Some(&session.principal.display_name),
+        ),
     )
     .await?;
     let prizes = out["prizes"]
