@@ -63,7 +63,7 @@ async fn server_winners(w: &World) -> HashMap<String, (String, i64, u32)> {
 async fn pull_results(engine: &mut rsu_sync::Engine, w: &World, min_version: i64) {
     for _ in 0..10 {
         engine.round_now().await;
-        let store = w.store();
+        let mut store = w.store();
         if store.status().unwrap().config_version >= min_version
             && store.latest_results().unwrap().is_some()
         {
@@ -184,6 +184,7 @@ async fn a_redraw_replaces_the_winner_on_the_device() {
     let mut store = w.store();
     let mut engine = eager_engine(&w);
     sell(&mut store, 6);
+    drain(&mut engine, 20).await;
     transition(&w, "sales_closed").await;
     store.close_device(SUPERVISOR_PIN).unwrap();
     drain(&mut engine, 20).await;
