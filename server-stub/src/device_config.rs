@@ -310,13 +310,15 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
 }
 
 type WinnerDbRow = (i16, i32, String, i64, i32, String, bool);
+/// `started_at, jackpot, net_sales, ticket_count` of an event's draw execution.
+type DrawDbRow = (DateTime<Utc>, Option<Value>, Option<i64>, Option<i64>);
 
 /// The published results of a drawn event: the draw's figures and, per prize place, its current
 /// winner. A redraw of unclaimed places replaces their winners (the replaced results are
 /// `superseded_by` the redraw), so every place carries the latest execution's winner.
 /// `None` when the event has no draw.
 pub async fn draw_results(pool: &PgPool, event_id: Uuid) -> AppResult<Option<DrawResults>> {
-    let draw: Option<(DateTime<Utc>, Option<Value>, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let draw: Option<DrawDbRow> = sqlx::query_as(
         "SELECT started_at, jackpot, net_sales, ticket_count FROM draw_executions
           WHERE event_id = $1 AND kind = 'draw'",
     )
