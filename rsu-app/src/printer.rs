@@ -10,10 +10,11 @@ use anyhow::{Context, Result};
 use rsu_core::draw::{DrawNumber, DrawRange};
 use rsu_core::money::{Currency, Money};
 use rsu_core::payload::{PaymentMethod, ShiftClosePayload};
+use rsu_core::printer_status::PrinterCondition;
 use rsu_print::{
-    compose_sale, compose_test_page, compose_z_report, PaperWidth, PrintFailure, PrintJob,
-    PrintReport, PrintWorker, PrinterConfig, SaleReceipt, TestPage, TransportConfig, ZPackageLine,
-    ZRangeUse, ZReport,
+    compose_sale, compose_test_page, compose_z_report, PaperWidth, PrintError, PrintFailure,
+    PrintJob, PrintReport, PrintWorker, PrinterConfig, SaleReceipt, TestPage, TransportConfig,
+    ZPackageLine, ZRangeUse, ZReport,
 };
 use rsu_store::{ReceiptContext, Sale, Store, StoreError};
 use std::path::{Path, PathBuf};
@@ -260,6 +261,67 @@ fn overrun(label: &str) -> PrintFailure {
     }
 }
 
+/// The printer's condition after a job, in the heartbeat's vocabulary: from the printer's own
+/// `DLE EOT` answers when it gave them (after the job, else before), else from why the job failed.
+/// A job that went out on a one-way transport (no answers) says nothing: `unknown`.
+pub fn printer_condition(
+    outcome: &Result<PrintReport, PrintFailure>,
+) -> (PrinterCondition, Option<String>) {
+    match outcome {
+        Ok(r) => match r.status_after.or(r.status_before) {
+            Some(s) => (condition_of_status(&s), None),
+            None => (PrinterCondition::Unknown, None),
+        },
+        Err(f) => {
+            let from_status = f
+                .status
+                .map(|s| condition_of_status(&s))
+                .filter(|c| !c.prints());
+            let c = from_status.unwrap_or(match &f.error {
+                PrintError::PaperOut => PrinterCondition::PaperOut,
+                PrintError::CoverOpen => PrinterCondition::CoverOpen,
+                PrintError::Offline(Some(_)) => PrinterCondition::Error,
+                PrintError::Offline(None)
+                | PrintError::NoAnswer(_)
+                | PrintError::Timeout(_)
+                | PrintError::Disconnected(_)
+                | PrintError::Open { .. } => PrinterCondition::Offline,
+                PrintError::Io(_)
+                | PrintError::BadStatus(_)
+                | PrintError::Watchdog(_)
+                | PrintError::WorkerGone => PrinterCondition::Error,
+            });
+            (c, Some(f.error.to_string()))
+        }
+    }
+}
+
+/// One `DLE EOT` status in the heartbeat's words; the most specific fault wins, as in
+/// [`rsu_print::PrinterStatus::verdict`].
+fn condition_of_status(s: &rsu_print::PrinterStatus) -> PrinterCondition {
+    if s.paper_out || s.paper_end_stop {
+        PrinterCondition::PaperOut
+    } else if s.cover_open {
+        PrinterCondition::CoverOpen
+    } else if s.error {
+        PrinterCondition::Error
+    } else if !s.online {
+        PrinterCondition::Offline
+    } else if s.paper_near_end {
+        PrinterCondition::PaperLow
+    } else {
+        PrinterCondition::Ok
+    }
+}
+
+/// Records the condition after a job; a failure to record is logged, never stops the job's caller.
+fn record_condition(store: &Store, outcome: &Result<PrintReport, PrintFailure>) {
+    let (condition, detail) = printer_condition(outcome);
+    if let Err(e) = store.record_printer_status(condition, detail.as_deref()) {
+        tracing::warn!(error = %e, %condition, "cannot record the printer status");
+    }
+}
+
 /// A check for [`Store::sell_checked`]: composes the receipt the sale would print, inside the
 /// sale's transaction, so a receipt that would miss a required field or hold an unprintable
 /// character refuses the sale before it is committed (DESIGN §5).
@@ -315,6 +377,19 @@ impl Printer {
             .unwrap_or_else(|| Err(overrun(label)))
     }
 
+    /// [`Printer::print_blocking`], then the printer's condition recorded in the store for the
+    /// heartbeat.
+    fn print_recorded(
+        &self,
+        store: &Store,
+        label: &str,
+        bytes: Vec<u8>,
+    ) -> Result<PrintReport, PrintFailure> {
+        let outcome = self.print_blocking(label, bytes);
+        record_condition(store, &outcome);
+        outcome
+    }
+
     /// Print-confirmed issuance of a committed sale (or its reprint): compose, print, check the
     /// status, then `mark_printed`; on failure `mark_print_failed`, and selling stays locked.
     pub fn issue(
@@ -350,6 +425,7 @@ impl Printer {
             Some(outcome) => outcome,
             None => Err(overrun(&label)),
         };
+        record_condition(store, &outcome);
         match outcome {
             Ok(report) => {
                 if report.drawer_kicked {
@@ -369,14 +445,14 @@ impl Printer {
     pub fn print_z(&self, store: &Store, z: &ShiftClosePayload) -> Result<PrintReport> {
         let report = z_report(store, z)?;
         let bytes = compose_z_report(&report, self.config.paper_width)?;
-        Ok(self.print_blocking(&format!("Z-{}", z.shift_id), bytes)?)
+        Ok(self.print_recorded(store, &format!("Z-{}", z.shift_id), bytes)?)
     }
 
     /// Prints the test page.
     pub fn print_test_page(&self, store: &Store) -> Result<PrintReport> {
         let page = test_page(store, &self.config)?;
         let bytes = compose_test_page(&page, self.config.paper_width)?;
-        Ok(self.print_blocking("test-page", bytes)?)
+        Ok(self.print_recorded(store, "test-page", bytes)?)
     }
 }
 
@@ -384,6 +460,77 @@ impl Printer {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+
+    fn failure(error: PrintError, status: Option<rsu_print::PrinterStatus>) -> PrintFailure {
+        PrintFailure {
+            label: "x".into(),
+            error,
+            phase: rsu_print::worker::FailurePhase::StatusBefore,
+            bytes_sent: 0,
+            job_bytes: 10,
+            status,
+        }
+    }
+
+    #[test]
+    fn a_jobs_outcome_becomes_one_word_of_the_heartbeat_vocabulary() {
+        use PrinterCondition as C;
+        let cases = [
+            (failure(PrintError::PaperOut, None), C::PaperOut),
+            (failure(PrintError::CoverOpen, None), C::CoverOpen),
+            (failure(PrintError::Offline(None), None), C::Offline),
+            (
+                failure(PrintError::Offline(Some("printer error".into())), None),
+                C::Error,
+            ),
+            (
+                failure(PrintError::NoAnswer(Duration::from_secs(1)), None),
+                C::Offline,
+            ),
+            (failure(PrintError::WorkerGone, None), C::Error),
+            // The printer's own answer is more specific than the error it led to.
+            (
+                failure(
+                    PrintError::Offline(None),
+                    Some(rsu_print::PrinterStatus {
+                        cover_open: true,
+                        ..Default::default()
+                    }),
+                ),
+                C::CoverOpen,
+            ),
+        ];
+        for (f, want) in cases {
+            let (got, detail) = printer_condition(&Err(f.clone()));
+            assert_eq!(got, want, "{f:?}");
+            assert_eq!(detail, Some(f.error.to_string()));
+        }
+        let report = |after: Option<rsu_print::PrinterStatus>| PrintReport {
+            label: "x".into(),
+            bytes_sent: 10,
+            confirmed: after.is_some(),
+            status_before: after,
+            status_after: after,
+            warnings: vec![],
+            drawer_kicked: false,
+            drawer_error: None,
+            transport: "sim".into(),
+            elapsed: Duration::ZERO,
+        };
+        let near_end = rsu_print::PrinterStatus {
+            paper_near_end: true,
+            ..rsu_print::PrinterStatus::ready()
+        };
+        assert_eq!(
+            printer_condition(&Ok(report(Some(rsu_print::PrinterStatus::ready())))).0,
+            C::Ok
+        );
+        assert_eq!(
+            printer_condition(&Ok(report(Some(near_end)))).0,
+            C::PaperLow
+        );
+        assert_eq!(printer_condition(&Ok(report(None))).0, C::Unknown);
+    }
 
     #[test]
     fn venue_time_converts_utc_fixed_offsets_and_named_zones() {

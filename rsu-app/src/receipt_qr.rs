@@ -6,8 +6,6 @@
 //! alone, as does an enrolled device whose key file cannot be read (logged, never blocking the
 //! sale: the receipt is still valid by its validation number at the claim desk).
 
-use rsu_core::receipt_qr::ReceiptQr;
-use rsu_core::validation::ValidationNumber;
 use rsu_print::PaperWidth;
 use rsu_store::{Sale, Store};
 
@@ -56,16 +54,7 @@ pub fn sign_and_store(store: &mut Store, sale: &Sale) -> Option<String> {
 
 fn sign(store: &Store, sale: &Sale, key_id: uuid::Uuid) -> Result<String, String> {
     let key = rsu_sync::keyfile::load(store.path(), key_id).map_err(|e| e.to_string())?;
-    let vn = ValidationNumber::parse(&sale.validation_number)
-        .map_err(|e| format!("validation number {}: {e}", sale.validation_number))?;
-    let numbers = sale
-        .draw_numbers
-        .iter()
-        .map(|n| u32::try_from(n.0).map_err(|_| format!("draw number {} out of range", n.0)))
-        .collect::<Result<Vec<u32>, String>>()?;
-    let qr = ReceiptQr::sign_with_device_key(&key, key_id, vn, sale.event_id, numbers)
-        .map_err(|e| e.to_string())?
-        .to_string();
+    let qr = rsu_store::sign_receipt_qr(&key, key_id, sale)?.to_string();
     // A reprint may go to the narrowest paper: the text must fit there.
     rsu_print::receipt::qr_geometry(&qr, PaperWidth::Mm58).map_err(|e| e.to_string())?;
     Ok(qr)
@@ -76,6 +65,8 @@ mod tests {
     use super::*;
     use crate::issue::issue_sale;
     use crate::printer::sale_receipt;
+    use rsu_core::receipt_qr::ReceiptQr;
+    use rsu_core::validation::ValidationNumber;
     use rsu_core::wire::DeviceKey;
     use rsu_store::testkit::{cash, package_on_sale};
     use uuid::Uuid;

@@ -159,6 +159,48 @@ pub struct EventConfig {
     pub packages: Vec<Package>,
     #[serde(default)]
     pub prizes: Vec<Prize>,
+    /// The draw's outcome, once the event is drawn (`completed`); absent before the draw and from
+    /// servers older than this field. A device that gets it keeps it and shows it offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<DrawResults>,
+}
+
+/// The published outcome of an event's draw (docs/draw.md), as the kiosk shows it and checks
+/// tickets against it. When unclaimed prizes were redrawn, every place carries its latest winner
+/// (the redraw's), never the one it replaced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrawResults {
+    /// When the draw ran.
+    #[serde(with = "rfc3339_millis")]
+    pub drawn_at: DateTime<Utc>,
+    /// The jackpot at the draw (minor units of the event currency), `None` without a jackpot rule.
+    pub final_jackpot: Option<i64>,
+    /// Net sales the draw counted (minor units).
+    pub net_sales: i64,
+    /// How many tickets were in the draw.
+    pub ticket_count: i64,
+    /// Every awarded place, by prize position then winner index.
+    pub winners: Vec<Winner>,
+}
+
+/// One awarded place of a prize and the ticket that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Winner {
+    /// The prize's position (1 is drawn first).
+    pub position: u32,
+    /// 1 … the prize's winner count.
+    pub winner_index: u32,
+    pub prize_name: String,
+    /// What this place pays, minor units of the event currency.
+    pub prize_value: i64,
+    pub draw_number: u32,
+    /// The validation number of the sale that holds the ticket, in canonical form.
+    pub validation_number: String,
+    /// True when this place was redrawn (its first winner did not claim in time).
+    #[serde(default)]
+    pub redrawn: bool,
 }
 
 /// A draw-number range held by this device.

@@ -11,6 +11,7 @@ pub mod journal;
 pub mod money;
 pub mod payload;
 pub mod pin;
+pub mod printer_status;
 pub mod receipt_qr;
 pub mod validation;
 pub mod wire;

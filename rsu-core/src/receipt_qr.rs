@@ -303,6 +303,27 @@ pub fn public_key(pair: &Ed25519KeyPair) -> [u8; 32] {
     k
 }
 
+/// The validation number in what a person typed or a scanner read at a "check a ticket" screen:
+/// a validation number (any case, Crockford's forgiving reading of the tag, spaces taken for
+/// hyphens) or a whole receipt QR text (`R1.<validation number>.…`, whose second field is read
+/// even when a keyboard-wedge scanner changed the case of the rest). Only the form is checked:
+/// the tag needs the issuing device's key.
+pub fn validation_number_from_scan(
+    text: &str,
+) -> Result<ValidationNumber, crate::validation::ValidationError> {
+    let t = text.trim();
+    if let Ok(qr) = ReceiptQr::parse(t) {
+        return Ok(qr.validation_number);
+    }
+    let fields: Vec<&str> = t.split('.').collect();
+    if fields.len() == 6 && fields[0].eq_ignore_ascii_case(VERSION) {
+        return ValidationNumber::parse(fields[1]);
+    }
+    let joined = t.split_whitespace().collect::<Vec<_>>().join("-");
+    ValidationNumber::parse(&joined)
+        .map_err(|_| crate::validation::ValidationError::Malformed(t.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -435,5 +456,37 @@ mod tests {
         assert!(expand_numbers("3-1").is_err());
         assert!(expand_numbers("1,1").is_err());
         assert!(expand_numbers("").is_err());
+    }
+
+    #[test]
+    fn a_scan_yields_the_validation_number_of_a_typed_number_or_a_whole_qr() {
+        let vn = ValidationNumber::parse("RSU001-2026-000123-K7QF").unwrap();
+        for typed in [
+            "RSU001-2026-000123-K7QF",
+            "  rsu001-2026-000123-k7qf\n",
+            "RSU001 2026 000123 K7QF",
+            "rsu1-2026-123-k7qf",
+        ] {
+            assert_eq!(validation_number_from_scan(typed).unwrap(), vn, "{typed}");
+        }
+        let key = DeviceKey::generate().unwrap();
+        let qr = ReceiptQr::sign_with_device_key(
+            &key,
+            Uuid::now_v7(),
+            vn.clone(),
+            Uuid::now_v7(),
+            vec![1001, 1002],
+        )
+        .unwrap()
+        .to_string();
+        assert_eq!(validation_number_from_scan(&qr).unwrap(), vn);
+        // A scanner with caps lock on still gives the number.
+        assert_eq!(
+            validation_number_from_scan(&qr.to_ascii_lowercase()).unwrap(),
+            vn
+        );
+        for bad in ["", "12345", "RSU001-2026-000123", "RSU001-2026-000123-K7Q!"] {
+            assert!(validation_number_from_scan(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -662,8 +662,13 @@ pub struct HeartbeatRequest {
     /// Age in seconds of the oldest entry not yet acknowledged, if any.
     #[serde(default)]
     pub oldest_pending_age_secs: Option<u64>,
-    /// e.g. `ok`, `paper_out`, `cover_open`, `offline`, `unknown`.
+    /// One word of [`crate::printer_status::PrinterCondition`]: `ok`, `paper_low`, `paper_out`,
+    /// `cover_open`, `offline`, `error`, `unknown`.
     pub printer_status: String,
+    /// How old `printer_status` is, in seconds (when the kiosk last heard from the printer);
+    /// absent when the kiosk has recorded nothing yet, and from devices older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer_status_age_secs: Option<u64>,
     pub app_version: String,
     pub app_hash: String,
     /// Commands the device has carried out (ids from the config's `commands`).

@@ -221,6 +221,7 @@ fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result
                 json(&ev.jurisdiction)?, json(&ev.prizes)?,
             ],
         )?;
+        crate::draw_results::apply_results(tx, ev, cfg.version, now)?;
         tx.execute(
             "UPDATE packages SET is_active = 0 WHERE event_id = ?1",
             [ev.id.to_string()],

@@ -117,6 +117,7 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
                 position: 1,
                 winner_count: 1,
             }],
+            results: None,
         }],
         allocations: vec![
             AllocationConfig {
@@ -155,4 +156,28 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
         commands: vec![],
     };
     Ok((identity, config))
+}
+
+/// The demo's configuration after its draw, as version `version`: the event `completed`, with
+/// `winners` as its results and a final jackpot of half of `net_sales` (the demo's 50/50 rule).
+/// For the screenshots and tests of the kiosk's results and "Check a ticket" screens.
+pub fn demo_drawn_config(
+    now: DateTime<Utc>,
+    version: i64,
+    net_sales: i64,
+    winners: Vec<Winner>,
+) -> Result<DeviceConfig, StoreError> {
+    let (_, mut config) = demo_config(now)?;
+    config.version = version;
+    for ev in &mut config.events {
+        ev.state = EventState::Completed;
+        ev.results = Some(DrawResults {
+            drawn_at: now,
+            final_jackpot: Some(net_sales / 2),
+            net_sales,
+            ticket_count: 200,
+            winners: winners.clone(),
+        });
+    }
+    Ok(config)
 }

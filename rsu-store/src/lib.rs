@@ -12,9 +12,11 @@ pub mod closing;
 mod config;
 mod demo;
 pub mod device_info;
+pub mod draw_results;
 mod error;
 mod journal;
 mod people;
+mod printer_status;
 mod privacy;
 mod receipt_qr;
 mod sale;
@@ -26,12 +28,15 @@ pub mod testkit;
 
 pub use closing::CloseReport;
 pub use config::{DeviceIdentity, MAX_CLOCK_STEP_BACK_MS};
-pub use demo::{demo_config, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN};
+pub use demo::{demo_config, demo_drawn_config, DEMO_SELLER_PIN, DEMO_SUPERVISOR_PIN};
 pub use device_info::{DeviceContext, EventSummary};
+pub use draw_results::{EventResults, TicketCheck, WinningTicket};
 pub use error::{LoginError, StoreError};
 pub use journal::{write_export_lines, EntryOutcome, SyncResult};
 pub use people::{lockout_minutes, Operator, Shift, LOCKOUT_MINUTES, MAX_PIN_ATTEMPTS};
+pub use printer_status::PrinterReport;
 pub use privacy::{PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
+pub use receipt_qr::sign_receipt_qr;
 pub use sale::{PrintState, ReceiptContext, Sale, SaleRequest};
 pub use status::{
     reset_database, AllocationStatus, StartupReport, Status, SyncCounts, VerifyReport,
@@ -52,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/device/0004_device_extras.sql"),
     include_str!("../../migrations/device/0005_close.sql"),
     include_str!("../../migrations/device/0006_receipt_qr.sql"),
+    include_str!("../../migrations/device/0007_draw_results.sql"),
 ];
 
 /// How long a writer waits for the other process before giving up.

@@ -66,6 +66,9 @@ pub struct Status {
     pub jackpot_estimate: Option<i64>,
     pub jackpot_currency: Option<String>,
     pub jackpot_as_of: Option<DateTime<Utc>>,
+    /// The event has been drawn and `jackpot_estimate` is the final jackpot from its results
+    /// (`jackpot_as_of` is then when it was drawn).
+    pub jackpot_final: bool,
     pub last_server_contact_at: Option<DateTime<Utc>>,
 }
 
@@ -254,6 +257,16 @@ impl Store {
             jp_cur = Some(currency.clone());
             jp_asof = as_of.or(Some(self.now()?));
         }
+        // Once drawn, the figure is no estimate: the draw's own jackpot.
+        let mut jp_final = false;
+        if let Some(r) = self.current_results()? {
+            if let Some(j) = r.final_jackpot {
+                jp = Some(j.minor);
+                jp_cur = Some(r.currency.code().to_string());
+                jp_asof = Some(r.drawn_at);
+                jp_final = true;
+            }
+        }
         Ok(Status {
             rsu_id: parse_uuid(&rsu_id)?,
             rsu_no,
@@ -275,6 +288,7 @@ impl Store {
             jackpot_estimate: jp,
             jackpot_currency: jp_cur,
             jackpot_as_of: jp_asof,
+            jackpot_final: jp_final,
             last_server_contact_at: contact.map(|s| parse_ts(&s)).transpose()?,
         })
     }

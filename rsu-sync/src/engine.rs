@@ -15,6 +15,7 @@
 //! round performs them; about 60 of its lines are unit tests. The decisions are in `plan.rs`.
 
 use chrono::{DateTime, Utc};
+use rsu_core::printer_status::PrinterCondition;
 use rsu_core::wire::{
     self, ConfigResponse, EntryResult, EntryStatus, ErrorCode, HeartbeatRequest, HeartbeatResponse,
     PushRequest, PushResponse, TopUpRequest, TopUpResponse,
@@ -552,6 +553,8 @@ impl Engine {
         let counts = self.store.sync_counts()?;
         let state = self.store.sync_state()?;
         let now = self.client.now();
+        // The kiosk records the printer's condition after every job; before the first, unknown.
+        let printer = self.store.printer_status()?;
         let req = HeartbeatRequest {
             epoch: self.ident.epoch,
             last_seq: counts.last_seq,
@@ -559,7 +562,14 @@ impl Engine {
             oldest_pending_age_secs: counts
                 .oldest_pending_at
                 .map(|t| (now - t).num_seconds().max(0) as u64),
-            printer_status: "unknown".into(),
+            printer_status: printer
+                .as_ref()
+                .map_or(PrinterCondition::Unknown, |p| p.condition)
+                .as_str()
+                .into(),
+            printer_status_age_secs: printer
+                .as_ref()
+                .map(|p| (now - p.recorded_at).num_seconds().max(0) as u64),
             app_version: crate::APP_VERSION.into(),
             app_hash: app_hash(),
             acknowledged_commands: state.unacked_commands.clone(),

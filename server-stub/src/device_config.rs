@@ -1,14 +1,16 @@
 //! What `GET /v1/rsu/config` serves a device: the organization, the RSU, the system settings,
-//! the events it may sell (with packages, prizes, jackpot), its allocations, operators and pending
-//! commands.
+//! the events it may sell (with packages, prizes, jackpot), the results of the events drawn, its
+//! allocations, operators and pending commands.
 
 use chrono::{DateTime, Utc};
 use rsu_core::config::{
-    Command, CommandKind, DeviceConfig, EventConfig, JackpotFigure, JurisdictionProfile,
-    OperatorConfig, OrganizationConfig, Prize, Role, RsuConfig, RsuSettings, SystemRsuSettings,
+    Command, CommandKind, DeviceConfig, DrawResults, EventConfig, JackpotFigure,
+    JurisdictionProfile, OperatorConfig, OrganizationConfig, Prize, Role, RsuConfig, RsuSettings,
+    SystemRsuSettings, Winner,
 };
 use rsu_core::event::{jackpot, EventState, JackpotRule, Package};
 use rsu_core::money::{Currency, Money};
+use rsu_core::validation::ValidationNumber;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -123,7 +125,12 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
                 COALESCE((SELECT SUM(o.total_amount) FROM orders o
                            WHERE o.event_id = e.id AND o.voided_at IS NULL), 0)::int8 AS net_sales
            FROM events e LEFT JOIN venues v ON v.id = e.venue_id
-          WHERE e.organization_id = $1 AND e.state NOT IN ('created', 'completed', 'cancelled')
+          WHERE e.organization_id = $1
+            AND (e.state NOT IN ('created', 'completed', 'cancelled')
+                 -- A drawn event stays in the configuration with its results, for the kiosk to
+                 -- show and check tickets against offline.
+                 OR (e.state = 'completed'
+                     AND EXISTS (SELECT 1 FROM draw_executions d WHERE d.event_id = e.id AND d.kind = 'draw')))
           ORDER BY e.sales_start_time",
     )
     .bind(dev.organization_id)
@@ -206,6 +213,11 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
                 winner_count: u32::try_from(wc).unwrap_or(1),
             })
             .collect();
+        let results = if state == EventState::Completed {
+            draw_results(pool, r.id).await?
+        } else {
+            None
+        };
         events.push(EventConfig {
             id: r.id,
             name: r.name,
@@ -222,6 +234,7 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
             jurisdiction,
             packages,
             prizes,
+            results,
         });
     }
 
@@ -294,4 +307,65 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
         operators,
         commands,
     })
+}
+
+type WinnerDbRow = (i16, i32, String, i64, i32, String, bool);
+/// `started_at, jackpot, net_sales, ticket_count` of an event's draw execution.
+type DrawDbRow = (DateTime<Utc>, Option<Value>, Option<i64>, Option<i64>);
+
+/// The published results of a drawn event: the draw's figures and, per prize place, its current
+/// winner. A redraw of unclaimed places replaces their winners (the replaced results are
+/// `superseded_by` the redraw), so every place carries the latest execution's winner.
+/// `None` when the event has no draw.
+pub async fn draw_results(pool: &PgPool, event_id: Uuid) -> AppResult<Option<DrawResults>> {
+    let draw: Option<DrawDbRow> = sqlx::query_as(
+        "SELECT started_at, jackpot, net_sales, ticket_count FROM draw_executions
+          WHERE event_id = $1 AND kind = 'draw'",
+    )
+    .bind(event_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((drawn_at, jackpot, net_sales, ticket_count)) = draw else {
+        return Ok(None);
+    };
+    let rows: Vec<WinnerDbRow> = sqlx::query_as(
+        "SELECT DISTINCT ON (r.position, COALESCE(r.winner_index, r.pick, 1))
+                r.position, COALESCE(r.winner_index, r.pick, 1), p.name, r.prize_value_at_draw,
+                r.winning_number, o.validation_number, x.kind = 'redraw'
+           FROM draw_results r
+           JOIN draw_executions x ON x.id = r.draw_execution_id
+           JOIN prizes p ON p.id = r.prize_id
+           JOIN tickets t ON t.id = r.winning_ticket_id
+           JOIN orders o ON o.id = t.order_id
+          WHERE x.event_id = $1 AND r.superseded_by IS NULL
+          ORDER BY r.position, COALESCE(r.winner_index, r.pick, 1), x.started_at DESC",
+    )
+    .bind(event_id)
+    .fetch_all(pool)
+    .await?;
+    let winners = rows
+        .into_iter()
+        .map(|(position, idx, name, value, number, vn, redrawn)| Winner {
+            position: u32::try_from(position).unwrap_or(0),
+            winner_index: u32::try_from(idx).unwrap_or(1),
+            prize_name: name,
+            prize_value: value,
+            draw_number: u32::try_from(number).unwrap_or(0),
+            // The kiosk compares canonical forms; an order's number was checked when it arrived.
+            validation_number: ValidationNumber::parse(&vn)
+                .map(|v| v.to_string())
+                .unwrap_or(vn),
+            redrawn,
+        })
+        .collect();
+    Ok(Some(DrawResults {
+        drawn_at,
+        final_jackpot: jackpot
+            .as_ref()
+            .and_then(|j| j.get("amount"))
+            .and_then(Value::as_i64),
+        net_sales: net_sales.unwrap_or(0),
+        ticket_count: ticket_count.unwrap_or(0),
+        winners,
+    }))
 }

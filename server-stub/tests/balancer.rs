@@ -79,6 +79,7 @@ async fn a_killed_instance_behind_haproxy_loses_nothing_and_nonces_hold_across_i
         pending_count: 0,
         oldest_pending_age_secs: None,
         printer_status: "ok".into(),
+        printer_status_age_secs: None,
         app_version: "test".into(),
         app_hash: "0".repeat(64),
         acknowledged_commands: vec![],

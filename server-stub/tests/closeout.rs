@@ -74,6 +74,7 @@ async fn heartbeat(f: &Fixture, dev: &TestDevice, last_seq: u64, pending: u64) -
         pending_count: pending,
         oldest_pending_age_secs: None,
         printer_status: "ok".into(),
+        printer_status_age_secs: None,
         app_version: "test".into(),
         app_hash: "0".repeat(64),
         acknowledged_commands: vec![],

@@ -81,8 +81,13 @@ pub fn status(db: &Path, json: bool) -> Result<()> {
         if let (Some(j), Some(c)) = (status.jackpot_estimate, &status.jackpot_currency) {
             let cur = rsu_core::Currency::new(c)?;
             println!(
-                "Jackpot:       {} (estimated)",
-                rsu_core::Money::new(j, cur)
+                "Jackpot:       {} ({})",
+                rsu_core::Money::new(j, cur),
+                if status.jackpot_final {
+                    "final, from the draw's results"
+                } else {
+                    "estimated"
+                }
             );
         }
         if let Some(vn) = status.unresolved_print {

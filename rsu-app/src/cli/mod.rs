@@ -166,7 +166,7 @@ pub enum Command {
     },
     /// Render a kiosk screen with demo data to a PNG, headlessly (no display needed).
     Screenshot {
-        /// One of: login, sell, confirm, keyboard, printing, result, print-failure, sales, void, shift, shift-closed, device-closed, settings-locked, settings.
+        /// One of: login, sell, confirm, keyboard, printing, result, print-failure, sales, void, shift, shift-closed, device-closed, settings-locked, settings, check-ticket.
         #[arg(long)]
         screen: String,
         #[arg(long)]

@@ -55,6 +55,12 @@ pub enum Command {
         server_url: String,
         token: String,
     },
+    /// The draw results held on the device, for the results panels (no login needed).
+    Results,
+    /// Is this validation number (typed, or a scanned receipt QR) a winner? (no login needed)
+    CheckTicket {
+        input: String,
+    },
 }
 
 /// The confirmation screen's answers.
@@ -134,6 +140,8 @@ pub struct ShiftView {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StatusView {
     pub event_name: String,
+    /// `Jackpot` (the live estimate) or `Final jackpot` (from the draw's results).
+    pub jackpot_label: String,
     pub jackpot: String,
     pub jackpot_as_of: String,
     pub numbers_left: i64,
@@ -162,6 +170,45 @@ pub struct SettingsView {
     pub device_name: String,
     pub epoch: String,
     pub database: String,
+}
+
+/// One winning number of the results panel.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResultLineView {
+    pub prize: String,
+    pub value: String,
+    pub draw_number: String,
+    pub redrawn: bool,
+}
+
+/// The draw's results as the device last pulled them; `available` false before any.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResultsView {
+    pub available: bool,
+    /// e.g. `Summer Festival Raffle · drawn 2 Dec 14:05`.
+    pub title: String,
+    pub final_jackpot: String,
+    pub winners: Vec<ResultLineView>,
+}
+
+/// The four answers of "Check a ticket" (the Slint enum `CheckOutcome` mirrors it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckOutcome {
+    #[default]
+    None,
+    Winner,
+    NotAWinner,
+    NoResults,
+    Malformed,
+}
+
+/// The answer to one ticket check.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TicketCheckView {
+    pub outcome: CheckOutcome,
+    /// `Winner: 50/50 Winner $1,234.50`, `Not a winning ticket`, …
+    pub title: String,
+    pub detail: String,
 }
 
 /// What the controller tells the screens.
@@ -211,4 +258,6 @@ pub enum UiEvent {
         text: String,
         error: bool,
     },
+    Results(ResultsView),
+    TicketChecked(TicketCheckView),
 }

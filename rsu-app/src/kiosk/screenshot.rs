@@ -3,12 +3,14 @@
 //! directory, driven through the same controller and adapters as the kiosk.
 
 use anyhow::{bail, Context, Result};
+use rsu_core::config::Winner;
 use slint::ComponentHandle;
 use std::path::Path;
 
 use super::model::SellOrder;
 use super::ui::{
-    AppAdapter, KeyboardAdapter, SaleStage, SalesAction, SalesAdapter, Screen, SellAdapter,
+    AppAdapter, CheckTicketAdapter, KeyboardAdapter, SaleStage, SalesAction, SalesAdapter, Screen,
+    SellAdapter,
 };
 use super::{adapters, headless, Command, KioskService, MainWindow, UiEvent};
 use crate::printer::{self, Printer};
@@ -29,6 +31,7 @@ pub const SCREENS: &[&str] = &[
     "device-closed",
     "settings-locked",
     "settings",
+    "check-ticket",
 ];
 
 pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Result<()> {
@@ -196,6 +199,26 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
             );
             app.set_screen(Screen::Settings);
         }
+        "check-ticket" => {
+            // After the draw: the device pulled the results, the seller locked the screen and a
+            // ticket holder checks a receipt from the PIN pad.
+            for (p, card) in [(1, false), (0, false)] {
+                let cmd = sell(p, card)?;
+                run(&mut service, cmd, &all);
+            }
+            let vn = window
+                .global::<SellAdapter>()
+                .get_validation_number()
+                .to_string();
+            apply_demo_draw(service.store_mut(), &vn)?;
+            run(&mut service, Command::Lock, &all);
+            app.set_screen(Screen::Check);
+            run(&mut service, Command::Results, &all);
+            window
+                .global::<CheckTicketAdapter>()
+                .set_input(vn.to_lowercase().into());
+            run(&mut service, Command::CheckTicket { input: vn }, &all);
+        }
         _ => {}
     }
     let status = service.status()?;
@@ -215,6 +238,35 @@ pub fn render_to_file(screen: &str, out: &Path, width: u32, height: u32) -> Resu
     let frame = platform.render();
     headless::write_png(&frame, out)?;
     window.hide().ok();
+    Ok(())
+}
+
+/// Gives the demo device the results of a draw in which the sale `winner` (1 ticket) won the
+/// 50/50 and two more numbers won the demo's extra places, as a pulled configuration would.
+fn apply_demo_draw(store: &mut rsu_store::Store, winner: &str) -> Result<()> {
+    let sale = store.find_sale(winner)?;
+    let number = sale
+        .draw_numbers
+        .first()
+        .and_then(|n| u32::try_from(n.0).ok())
+        .context("the winning sale has no draw number")?;
+    let place = |position: u32, name: &str, value: i64, n: u32, vn: &str| Winner {
+        position,
+        winner_index: 1,
+        prize_name: name.into(),
+        prize_value: value,
+        draw_number: n,
+        validation_number: vn.into(),
+        redrawn: false,
+    };
+    let winners = vec![
+        place(1, "50/50 Winner", 123_450, number, winner),
+        place(2, "Signed jersey", 15_000, 1_187, "RSU004-2026-000031-M2QX"),
+        place(3, "Parking pass", 2_500, 1_433, "RSU002-2026-000118-7BHD"),
+    ];
+    let version = store.status()?.config_version + 1;
+    let config = rsu_store::demo_drawn_config(store.now()?, version, 246_900, winners)?;
+    store.apply_config(&config)?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use rsu_core::event::Package;
 use rsu_core::money::{Currency, Money};
 use rsu_core::payload::ShiftClosePayload;
 use rsu_print::{FlowControl, PaperWidth, PrinterConfig, TransportConfig};
-use rsu_store::{Sale, Shift, Status, StoreError};
+use rsu_store::{EventResults, Sale, Shift, Status, StoreError, TicketCheck};
 use std::path::{Path, PathBuf};
 
 use super::model::*;
@@ -38,6 +38,11 @@ pub fn capitalize(s: &str) -> String {
 /// A time as the kiosk shows it: local hours and minutes.
 pub fn local_hm(t: DateTime<Utc>) -> String {
     t.with_timezone(&Local).format("%H:%M").to_string()
+}
+
+/// A day and time as the kiosk shows it: `2 Dec 14:05`, local time.
+pub fn local_day_hm(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%-d %b %H:%M").to_string()
 }
 
 /// Parses money typed by a person (`100`, `100.5`, `100.50`) into minor units.
@@ -145,10 +150,12 @@ pub fn status_view(status: &Status, printer: &PrinterState, now: DateTime<Utc>) 
             .unwrap_or_else(|_| j.to_string()),
         _ => "—".into(),
     };
-    let jackpot_as_of = status
-        .jackpot_as_of
-        .map(|t| format!("estimated, as of {}", local_hm(t)))
-        .unwrap_or_else(|| "estimated".into());
+    let jackpot_as_of = match (status.jackpot_final, status.jackpot_as_of) {
+        (true, Some(t)) => format!("drawn {}", local_day_hm(t)),
+        (true, None) => "drawn".into(),
+        (false, Some(t)) => format!("estimated, as of {}", local_hm(t)),
+        (false, None) => "estimated".into(),
+    };
     let total: i64 = status
         .allocations
         .iter()
@@ -188,6 +195,11 @@ pub fn status_view(status: &Status, printer: &PrinterState, now: DateTime<Utc>) 
             .event_name
             .clone()
             .unwrap_or_else(|| "No event".into()),
+        jackpot_label: if status.jackpot_final {
+            "Final jackpot".into()
+        } else {
+            "Jackpot".into()
+        },
         jackpot,
         jackpot_as_of,
         numbers_left: status.numbers_left,
@@ -383,6 +395,78 @@ pub fn config_of(form: &PrinterForm, db: &Path) -> Result<PrinterConfig, String>
         paper_width,
         ..PrinterConfig::default()
     })
+}
+
+/// The results panel (sell and "Check a ticket" screens): the final jackpot and every winning
+/// number with its prize; `available` false when the device has no results.
+pub fn results_view(results: Option<&EventResults>) -> ResultsView {
+    let Some(r) = results else {
+        return ResultsView::default();
+    };
+    ResultsView {
+        available: true,
+        title: format!("{} · drawn {}", r.event_name, local_day_hm(r.drawn_at)),
+        final_jackpot: r
+            .final_jackpot
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "—".into()),
+        winners: r
+            .winners
+            .iter()
+            .map(|w| ResultLineView {
+                prize: w.prize_name.clone(),
+                value: w.prize_value.to_string(),
+                draw_number: w.draw_number.to_string(),
+                redrawn: w.redrawn,
+            })
+            .collect(),
+    }
+}
+
+/// What the "Check a ticket" screen says about a ticket.
+pub fn ticket_check_view(check: &TicketCheck) -> TicketCheckView {
+    match check {
+        TicketCheck::Winner {
+            validation_number,
+            event_name,
+            wins,
+        } => {
+            let prizes: Vec<String> = wins
+                .iter()
+                .map(|w| format!("{} {}", w.prize_name, w.prize_value))
+                .collect();
+            let numbers: Vec<String> = wins.iter().map(|w| w.draw_number.to_string()).collect();
+            TicketCheckView {
+                outcome: CheckOutcome::Winner,
+                title: format!("Winner: {}", prizes.join(" and ")),
+                detail: format!(
+                    "{} {} · {validation_number} · {event_name}. Send the ticket holder to the claim desk with this receipt.",
+                    if numbers.len() == 1 { "Draw number" } else { "Draw numbers" },
+                    numbers.join(", "),
+                ),
+            }
+        }
+        TicketCheck::NotAWinner {
+            validation_number,
+            event_name,
+        } => TicketCheckView {
+            outcome: CheckOutcome::NotAWinner,
+            title: "Not a winning ticket".into(),
+            detail: format!("None of the draw numbers of {validation_number} won in {event_name}."),
+        },
+        TicketCheck::NoResults => TicketCheckView {
+            outcome: CheckOutcome::NoResults,
+            title: "Results not yet received \u{2014} sync the device".into(),
+            detail: "This device has no draw results yet. Connect it to the network so it pulls them from the server, then check again.".into(),
+        },
+        TicketCheck::Malformed { input } => TicketCheckView {
+            outcome: CheckOutcome::Malformed,
+            title: "Not a validation number".into(),
+            detail: format!(
+                "{input:?} is not a validation number. Type it as printed on the receipt, e.g. RSU001-2026-000123-K7QF (lower case and spaces are fine), or scan the receipt's QR code."
+            ),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -232,6 +232,8 @@ pub async fn run_redraw(pool: &PgPool, r: &RedrawRequest<'_>) -> AppResult<Value
     .bind(crate::accounts::changed_by())
     .execute(&mut *tx)
     .await?;
+    // Devices carry the results in their configuration: the new winners reach them at their next pull.
+    crate::config_version::bump_config_version_of_event(&mut tx, r.event_id).await?;
     tx.commit().await?;
     Ok(out)
 }

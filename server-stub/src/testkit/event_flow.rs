@@ -53,6 +53,7 @@ impl Fixture {
             pending_count: 0,
             oldest_pending_age_secs: None,
             printer_status: "ok".into(),
+            printer_status_age_secs: None,
             app_version: "test".into(),
             app_hash: "0".repeat(64),
             acknowledged_commands: vec![],

@@ -89,6 +89,7 @@ pub async fn heartbeat(f: &Fixture, dev: &TestDevice, last_seq: u64, pending: u6
         pending_count: pending,
         oldest_pending_age_secs: (pending > 0).then_some(125),
         printer_status: printer.into(),
+        printer_status_age_secs: None,
         app_version: "test".into(),
         app_hash: "0".repeat(64),
         acknowledged_commands: vec![],

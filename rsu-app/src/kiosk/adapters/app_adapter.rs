@@ -35,6 +35,7 @@ pub fn connect(window: &MainWindow, handle: &KioskHandle, inactivity: Duration) 
                     s.set_message("".into());
                 }
                 Screen::Login => {}
+                Screen::Check => handle.send(Command::Results),
             }
         });
     }

@@ -3,6 +3,7 @@
 //! `.slint` files) know about widgets; everything runs on the UI thread.
 
 pub mod app_adapter;
+pub mod check_ticket_adapter;
 pub mod keyboard_adapter;
 pub mod login_adapter;
 pub mod print_failure_adapter;
@@ -28,6 +29,7 @@ pub fn connect_all(
     shift_adapter::connect(window, handle);
     settings_adapter::connect(window, handle);
     keyboard_adapter::connect(window);
+    check_ticket_adapter::connect(window, handle);
     app_adapter::connect(window, handle, inactivity)
 }
 
@@ -65,6 +67,7 @@ pub fn apply(window: &MainWindow, ev: UiEvent) {
         UiEvent::Settings(_) | UiEvent::SettingsUnlocked(_) | UiEvent::SettingsMessage { .. } => {
             settings_adapter::apply(window, &ev)
         }
+        UiEvent::Results(_) | UiEvent::TicketChecked(_) => check_ticket_adapter::apply(window, &ev),
     }
 }
 

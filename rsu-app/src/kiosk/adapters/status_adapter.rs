@@ -9,6 +9,7 @@ pub fn apply(window: &MainWindow, ev: &UiEvent) {
     let UiEvent::Status(v) = ev else { return };
     let s = window.global::<StatusAdapter>();
     s.set_event_name(v.event_name.clone().into());
+    s.set_jackpot_label(v.jackpot_label.clone().into());
     s.set_jackpot(v.jackpot.clone().into());
     s.set_jackpot_as_of(v.jackpot_as_of.clone().into());
     s.set_numbers_left(v.numbers_left.clamp(0, i32::MAX as i64) as i32);

@@ -47,6 +47,7 @@ pub fn login(d: &mut Device, pin: &str, emit: Emit<'_>) {
             });
             sell::packages(d, emit);
             print_failure::check_unresolved(d, emit);
+            super::check_ticket::results(d, emit);
         }
         Err(e) => emit(UiEvent::LoginMessage(sentence(&e))),
     }

@@ -7,6 +7,7 @@
 //! may show another screen's state (a login shows the packages and an unconfirmed print), so they
 //! share one context rather than each owning a part of it.
 
+pub mod check_ticket;
 pub mod login;
 pub mod print_failure;
 pub mod sales;
@@ -133,7 +134,10 @@ impl KioskService {
             Command::Start => login::start(d, emit),
             Command::Login { pin } => login::login(d, &pin, emit),
             Command::Lock => login::lock(d, emit),
-            Command::Packages => sell::packages(d, emit),
+            Command::Packages => {
+                sell::packages(d, emit);
+                check_ticket::results(d, emit);
+            }
             Command::Sell(order) => sell::sell(d, &order, emit),
             Command::ReprintFailed => print_failure::reprint(d, emit),
             Command::SpoilFailed { supervisor_pin } => {
@@ -161,6 +165,8 @@ impl KioskService {
             Command::SavePrinter(form) => settings::save_printer(d, &form, emit),
             Command::TestPrint => settings::test_print(d, emit),
             Command::Enroll { server_url, token } => settings::enroll(d, &server_url, &token, emit),
+            Command::Results => check_ticket::results(d, emit),
+            Command::CheckTicket { input } => check_ticket::check(d, &input, emit),
         }
     }
 }

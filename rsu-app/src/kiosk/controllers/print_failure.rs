@@ -103,6 +103,44 @@ mod tests {
     use crate::kiosk::model::{Command, UiEvent};
 
     #[test]
+    fn a_paper_out_failure_records_the_printer_status_for_the_heartbeat() {
+        use rsu_core::printer_status::PrinterCondition;
+        let demo = demo();
+        let mut s = demo.service();
+        let ids = logged_in(&mut s);
+        assert_eq!(demo.store().printer_status().unwrap(), None);
+        run(&mut s, order(&ids[0]));
+        let ok = demo.store().printer_status().unwrap().unwrap();
+        assert_eq!(ok.condition, PrinterCondition::Ok);
+
+        std::fs::write(demo.sim.join("PAPER_OUT"), b"").unwrap();
+        let events = run(&mut s, order(&ids[0]));
+        assert!(
+            matches!(
+                &events[..],
+                [UiEvent::SaleCommitted(_), UiEvent::PrintFailed(_)]
+            ),
+            "{events:?}"
+        );
+        let out = demo.store().printer_status().unwrap().unwrap();
+        assert_eq!(out.condition, PrinterCondition::PaperOut);
+        assert!(
+            out.detail
+                .as_deref()
+                .is_some_and(|d| d.contains("out of paper")),
+            "{out:?}"
+        );
+
+        // Paper loaded: the reprint records the printer fine again.
+        std::fs::remove_file(demo.sim.join("PAPER_OUT")).unwrap();
+        run(&mut s, Command::ReprintFailed);
+        assert_eq!(
+            demo.store().printer_status().unwrap().unwrap().condition,
+            PrinterCondition::Ok
+        );
+    }
+
+    #[test]
     fn paper_out_locks_selling_until_a_reprint_succeeds() {
         let demo = demo();
         let mut s = demo.service();
