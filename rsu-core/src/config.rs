@@ -169,6 +169,7 @@ pub struct EventConfig {
 /// tickets against it. When unclaimed prizes were redrawn, every place carries its latest winner
 /// (the redraw's), never the one it replaced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DrawResults {
     /// When the draw ran.
@@ -186,6 +187,7 @@ pub struct DrawResults {
 
 /// One awarded place of a prize and the ticket that holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Winner {
     /// The prize's position (1 is drawn first).
