@@ -89,6 +89,9 @@ async fn start_driver() -> Driver {
 
 /// A headless Chromium session at laptop size.
 async fn browser(driver: &Driver) -> Client {
+    // Both of rustls's providers are compiled in when the whole workspace is built together:
+    // say which one the WebDriver client uses (an error only means one is installed already).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
