@@ -3,7 +3,8 @@
 //! one `synchronous=FULL` transaction on a database with the same schema and pragmas.
 //! The two are interleaved sale by sale so that machine noise hits both alike.
 //!
-//! Run: `cargo bench -p rsu-store --bench sell` (RSU_BENCH_SALES=N to change the count).
+//! Run: `cargo bench -p rsu-store --bench sell` (RSU_BENCH_SALES=N to change the count,
+//! RSU_BENCH_PENDING=10000 to sell that many unsynced sales first, unmeasured).
 
 use rsu_core::config::AllocationConfig;
 use rsu_core::payload::{Payment, PaymentMethod};
@@ -36,6 +37,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         state: "active".into(),
         next_number: None,
     });
+    // An offline backlog before the measured sales (RSU_BENCH_PENDING, default 0): a sale must
+    // not slow down as the device stays offline.
+    let backlog: usize = std::env::var("RSU_BENCH_PENDING")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    config.allocations.push(AllocationConfig {
+        id: Uuid::now_v7(),
+        event_id: config.events[0].id,
+        start_number: 3_000_000,
+        end_number: 3_000_000 + 10 * backlog.max(1) as i64,
+        state: "active".into(),
+        next_number: None,
+    });
     store.set_identity(&identity)?;
     store.apply_config(&config)?;
     store.login(DEMO_SELLER_PIN, None)?;
@@ -62,6 +77,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;",
     )?;
     let body = "x".repeat(620); // about the size of a sale entry's canonical bytes
+
+    if backlog > 0 {
+        for _ in 0..backlog {
+            let sale = store.sell(&req)?;
+            store.mark_printed(sale.id)?;
+        }
+    }
 
     let mut ours = Vec::with_capacity(n);
     let mut baseline = Vec::with_capacity(n);
@@ -108,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     baseline.sort();
     let total = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("5-ticket sales: {n} through Store::sell, {n} raw inserts (same schema, WAL, synchronous=FULL)");
+    println!("5-ticket sales: {n} through Store::sell with {backlog} sales pending before them, {n} raw inserts (same schema, WAL, synchronous=FULL)");
     println!(
         "ours:     p50 {:.3} ms  p99 {:.3} ms  {:.0} sales/s",
         ms(percentile(&ours, 0.5)),

@@ -58,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/device/0005_close.sql"),
     include_str!("../../migrations/device/0006_receipt_qr.sql"),
     include_str!("../../migrations/device/0007_draw_results.sql"),
+    include_str!("../../migrations/device/0008_pending_tickets.sql"),
 ];
 
 /// How long a writer waits for the other process before giving up.

@@ -32,18 +32,19 @@ fn load_package(tx: &Transaction<'_>, id: Uuid) -> Result<Option<(String, Packag
     }
 }
 
-/// Sum of unsynced tickets and the oldest pending entry time.
+/// Unsynced tickets and the oldest pending entry time, in time independent of the backlog: the
+/// total is kept by triggers (migration 0008), and the oldest pending entry is the first pending
+/// one in journal order (entry times never go backwards), found through `journal_pending`.
 fn offline_exposure(tx: &Transaction<'_>) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
-    let tickets: i64 = tx.query_row(
-        "SELECT coalesce(sum(s.ticket_count), 0) FROM sales s JOIN journal j ON j.epoch = s.epoch AND j.seq = s.seq WHERE j.sync_status = 'pending'",
-        [],
-        |r| r.get(0),
-    )?;
-    let oldest: Option<String> = tx.query_row(
-        "SELECT min(created_at) FROM journal WHERE sync_status = 'pending'",
-        [],
-        |r| r.get(0),
-    )?;
+    let tickets: i64 = tx
+        .prepare_cached("SELECT tickets FROM pending_tickets WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let oldest: Option<String> = tx
+        .prepare_cached(
+            "SELECT created_at FROM journal WHERE sync_status = 'pending' ORDER BY epoch, seq LIMIT 1",
+        )?
+        .query_row([], |r| r.get(0))
+        .optional()?;
     Ok((tickets as u64, oldest.map(|s| parse_ts(&s)).transpose()?))
 }
 

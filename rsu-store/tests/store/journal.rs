@@ -167,3 +167,78 @@ fn nothing_destructive_happens_while_entries_are_pending() {
         "a new epoch restarts seq at 1"
     );
 }
+
+/// The pending ticket total the offline cap reads (kept by triggers, migration 0008) against the
+/// sum it replaced.
+fn pending_totals(d: &Demo) -> (i64, i64) {
+    let c = d.store.connection();
+    let kept: i64 = c
+        .query_row(
+            "SELECT tickets FROM pending_tickets WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let summed: i64 = c
+        .query_row(
+            "SELECT coalesce(sum(s.ticket_count), 0) FROM sales s JOIN journal j
+               ON j.epoch = s.epoch AND j.seq = s.seq WHERE j.sync_status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    (kept, summed)
+}
+
+#[test]
+fn the_pending_ticket_total_follows_every_sale_and_sync_answer() {
+    let mut d = demo();
+    d.store.login(SELLER, None).unwrap();
+    assert_eq!(pending_totals(&d), (0, 0));
+    for n in [1, 5, 1, 5, 1] {
+        sell_ok(&mut d, n);
+        let (kept, summed) = pending_totals(&d);
+        assert_eq!(kept, summed);
+    }
+    assert_eq!(pending_totals(&d).0, 13);
+    let entries: Vec<_> = d
+        .store
+        .pending_entries(100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.body.kind == rsu_core::journal::EntryKind::Sale)
+        .collect();
+    // The first sale applied, the second rejected, the rest still pending.
+    let results: Vec<SyncResult> = entries[..2]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| SyncResult {
+            epoch: e.body.epoch,
+            seq: e.body.seq,
+            outcome: if i == 0 {
+                EntryOutcome::Applied
+            } else {
+                EntryOutcome::Rejected {
+                    code: "bad_tag".into(),
+                    message: "m".into(),
+                }
+            },
+        })
+        .collect();
+    d.store.record_results(&results).unwrap();
+    d.store.record_results(&results).unwrap();
+    assert_eq!(
+        pending_totals(&d),
+        (7, 7),
+        "applied and rejected no longer count, once"
+    );
+    // An entry set back to pending counts again.
+    d.store
+        .connection()
+        .execute(
+            "UPDATE journal SET sync_status = 'pending' WHERE epoch = ?1 AND seq = ?2",
+            rusqlite::params![entries[0].body.epoch, entries[0].body.seq],
+        )
+        .unwrap();
+    assert_eq!(pending_totals(&d), (8, 8));
+}
