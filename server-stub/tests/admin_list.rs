@@ -625,3 +625,26 @@ fn the_admin_help_names_list_and_show_with_their_kinds() -> R {
     assert!(help.contains("--format"), "{help}");
     Ok(())
 }
+
+#[tokio::test]
+async fn creating_an_rsu_over_http_answers_its_offline_limits_too() {
+    let f = server_stub::testkit::Fixture::new().await.unwrap();
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri("/v1/admin/rsus")
+        .header(
+            "authorization",
+            format!("Bearer {}", server_stub::testkit::TEST_ADMIN_TOKEN),
+        )
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            serde_json::to_vec(&serde_json::json!({"organizationId": f.org_id, "name": "Gate 7"}))
+                .unwrap(),
+        ))
+        .unwrap();
+    let (st, v) = f.send(req).await.unwrap();
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["offlineLimits"]["maxOfflineTickets"], 100, "{v}");
+    assert!(v["enrollmentToken"].is_string(), "{v}");
+    f.drop_db().await;
+}

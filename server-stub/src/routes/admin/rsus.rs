@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::{actor_name, as_principal};
 use crate::accounts::{scope, Permission};
-use crate::admin::{create_rsu, NewRsu};
+use crate::admin::show::create_rsu_with_limits;
+use crate::admin::NewRsu;
 use crate::closeout::{self, ExcludeRsu, IncludeRsu};
 use crate::error::{AppError, AppResult};
 use crate::http::{AdminBytes, AdminJson, CLOSEOUT_BODY_LIMIT};
@@ -25,7 +26,7 @@ pub async fn create(
 ) -> AppResult<Json<Value>> {
     p.require(Permission::RsuManage, input.organization_id)?;
     Ok(Json(
-        as_principal(&p, &headers, create_rsu(&st.pool, &input)).await?,
+        as_principal(&p, &headers, create_rsu_with_limits(&st.pool, &input)).await?,
     ))
 }
 
