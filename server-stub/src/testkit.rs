@@ -27,7 +27,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
+mod bench_event;
 mod event_flow;
+pub use bench_event::bench_org_and_event;
 pub use event_flow::TEST_ADMIN_NAME;
 
 use crate::settings::DEFAULT_DATABASE_URL;
