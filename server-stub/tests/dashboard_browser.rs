@@ -179,35 +179,78 @@ async fn screenshot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+/// The text of the first element matching `css`, found again if the element is replaced between
+/// finding it and reading it, by a navigation or by the live refresh of <main> (a CI run failed on
+/// exactly that race with a stale element reference).
 async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let found = c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        match found.text().await {
+            Ok(t) => return t,
+            Err(e) if e.is_stale_element_reference() && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("reading {css}: {e}"),
+        }
+    }
 }
 
+/// Clicks the first element matching `css` and waits for the page it leads to: every click in
+/// these tests follows a link or submits a form, and a lookup made before the new page replaces
+/// the old one would find the old page's element.
 async fn click(c: &Client, css: &str) {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    let old_page = c.find(Locator::Css("html")).await.expect("a page");
+    let deadline = std::time::Instant::now() + WAIT;
+    // The live refresh (refresh.js) replaces <main> every few seconds: an element found just
+    // before it is stale by the time it is clicked, so find it again.
+    loop {
+        let found = c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        match found.click().await {
+            Ok(()) => break,
+            Err(e) if e.is_stale_element_reference() && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("clicking {css}: {e}"),
+        }
+    }
+    loop {
+        match old_page.tag_name().await {
+            Err(e) if e.is_stale_element_reference() => return,
+            Err(e) => panic!("after clicking {css}: {e}"),
+            Ok(_) if std::time::Instant::now() > deadline => {
+                panic!("clicking {css} did not lead to a new page within {WAIT:?}")
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 async fn type_into(c: &Client, css: &str, s: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .send_keys(s)
-        .await
-        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let found = c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        match found.send_keys(s).await {
+            Ok(()) => return,
+            Err(e) if e.is_stale_element_reference() && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("typing into {css}: {e}"),
+        }
+    }
 }
 
 #[tokio::test]
