@@ -23,6 +23,10 @@ pub struct DeviceConfig {
     pub operators: Vec<OperatorConfig>,
     #[serde(default)]
     pub commands: Vec<Command>,
+    /// Perk units this device may issue (issue 14): like draw numbers, an offline device issues a
+    /// perk only from what the server gave it, so inventory is never oversold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perk_allocations: Vec<PerkAllocationConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +38,14 @@ pub struct OrganizationConfig {
     pub license_number: String,
     pub primary_currency: String,
     pub rsu_settings: RsuSettings,
+    /// The licensee's postal address, one line per `\n`, printed where the jurisdiction requires
+    /// `licenseeAddress` on the receipt; absent when none is on file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The organization's phone number, printed where the jurisdiction requires
+    /// `organizationPhone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 /// Organization `settings.rsuSettings` of seed 002.
@@ -159,6 +171,9 @@ pub struct EventConfig {
     pub packages: Vec<Package>,
     #[serde(default)]
     pub prizes: Vec<Prize>,
+    /// The perks this event's packages include (seed 002 Perk), as the receipt names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perks: Vec<PerkConfig>,
     /// The draw's outcome, once the event is drawn (`completed`); absent before the draw and from
     /// servers older than this field. A device that gets it keeps it and shows it offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -224,6 +239,40 @@ pub struct AllocationConfig {
     /// device never sells below it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_number: Option<i64>,
+}
+
+/// A perk as the device shows and prints it (seed 002 Perk).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PerkConfig {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// `benefit`, `physical_item`, `digital_item` or `experience`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub category: String,
+    /// True when the perk has a limited inventory: then a sale issues one only from a perk
+    /// allocation of this device. Without inventory a perk is issued with every sale.
+    pub requires_inventory: bool,
+}
+
+/// Units of one perk this device may issue for one event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PerkAllocationConfig {
+    pub id: Uuid,
+    pub perk_id: Uuid,
+    pub event_id: Uuid,
+    /// Units given to the device (a top-up raises it).
+    pub quantity: u32,
+    /// `active` or `released` (given back at close: issue nothing more from it).
+    #[serde(default = "active")]
+    pub state: String,
 }
 
 fn active() -> String {

@@ -103,6 +103,10 @@ pub struct Package {
     pub is_active: bool,
     pub active_from: Option<DateTime<Utc>>,
     pub active_to: Option<DateTime<Utc>>,
+    /// The perks a sale of this package issues, one unit each, in receipt order (seed 000
+    /// `ticket_packages.perk_ids`); their details are in the event's `perks`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perk_ids: Vec<uuid::Uuid>,
 }
 
 impl Package {
@@ -172,6 +176,8 @@ pub enum SaleRefusal {
     ReceiptIncomplete(String),
     #[error("This device was closed for the event and its unused draw numbers were given back. No more tickets can be sold on it.")]
     DeviceClosed,
+    #[error("The {package} package includes {perk}, and this device has none left to give. Sync the device to get more, or sell another package.")]
+    PerkUnavailable { package: String, perk: String },
 }
 
 impl SaleRefusal {
@@ -191,6 +197,7 @@ impl SaleRefusal {
             SaleRefusal::OfflineNotAllowed => "offline_not_allowed",
             SaleRefusal::ReceiptIncomplete(_) => "receipt_incomplete",
             SaleRefusal::DeviceClosed => "device_closed",
+            SaleRefusal::PerkUnavailable { .. } => "perk_unavailable",
         }
     }
 }
@@ -411,6 +418,7 @@ mod tests {
             is_active: true,
             active_from: Some(t("2026-06-28T09:00:00Z")),
             active_to: Some(t("2026-06-28T15:00:00Z")),
+            perk_ids: vec![],
         };
         assert!(!p.available_at(t("2026-06-28T08:59:59Z")));
         assert!(p.available_at(t("2026-06-28T09:00:00Z")));

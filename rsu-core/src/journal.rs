@@ -24,16 +24,19 @@ pub enum EntryKind {
     CriticalEvent,
     ShiftClose,
     AllocationRelease,
+    /// Perk units a device did not issue, given back at close (issue 14).
+    PerkRelease,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 6] = [
+    pub const ALL: [EntryKind; 7] = [
         EntryKind::Sale,
         EntryKind::Void,
         EntryKind::Reprint,
         EntryKind::CriticalEvent,
         EntryKind::ShiftClose,
         EntryKind::AllocationRelease,
+        EntryKind::PerkRelease,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -44,6 +47,7 @@ impl EntryKind {
             EntryKind::CriticalEvent => "critical_event",
             EntryKind::ShiftClose => "shift_close",
             EntryKind::AllocationRelease => "allocation_release",
+            EntryKind::PerkRelease => "perk_release",
         }
     }
 

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod journal;
 pub mod money;
 pub mod payload;
+pub mod perk;
 pub mod pin;
 pub mod printer_status;
 pub mod receipt_qr;

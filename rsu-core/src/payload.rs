@@ -100,6 +100,36 @@ pub struct SalePayload {
     pub shift_id: Option<Uuid>,
     #[serde(with = "rfc3339_millis")]
     pub sold_at: DateTime<Utc>,
+    /// The perks the sale issued, in receipt order (absent when none: older entries hash as
+    /// they always did).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perks: Vec<IssuedPerk>,
+}
+
+/// One perk unit a sale issued, with its one-time claim code ([`crate::perk::ClaimCode`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedPerk {
+    pub perk_id: Uuid,
+    /// The perk allocation the unit came from; `None` for a perk without inventory.
+    pub perk_allocation_id: Option<Uuid>,
+    pub perk_name: String,
+    pub claim_code: String,
+}
+
+/// Perk units of one allocation the device did not issue, given back at close.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PerkReleasePayload {
+    pub perk_allocation_id: Uuid,
+    pub perk_id: Uuid,
+    pub event_id: Uuid,
+    /// Units the device issued from the allocation (all of them, voided sales included).
+    pub issued: u32,
+    /// Units given back: the allocation's quantity minus `issued`.
+    pub released: u32,
 }
 
 /// A whole-order void.
@@ -224,6 +254,7 @@ pub enum Payload {
     CriticalEvent(CriticalEventPayload),
     ShiftClose(ShiftClosePayload),
     AllocationRelease(AllocationReleasePayload),
+    PerkRelease(PerkReleasePayload),
 }
 
 /// A payload that does not match its kind's schema, with the path of the field that is wrong
@@ -253,6 +284,7 @@ impl Payload {
             EntryKind::CriticalEvent => Payload::CriticalEvent(typed(kind, payload)?),
             EntryKind::ShiftClose => Payload::ShiftClose(typed(kind, payload)?),
             EntryKind::AllocationRelease => Payload::AllocationRelease(typed(kind, payload)?),
+            EntryKind::PerkRelease => Payload::PerkRelease(typed(kind, payload)?),
         })
     }
 
@@ -265,6 +297,7 @@ impl Payload {
             Payload::CriticalEvent(_) => EntryKind::CriticalEvent,
             Payload::ShiftClose(_) => EntryKind::ShiftClose,
             Payload::AllocationRelease(_) => EntryKind::AllocationRelease,
+            Payload::PerkRelease(_) => EntryKind::PerkRelease,
         }
     }
 
@@ -277,6 +310,7 @@ impl Payload {
             Payload::CriticalEvent(p) => serde_json::to_value(p),
             Payload::ShiftClose(p) => serde_json::to_value(p),
             Payload::AllocationRelease(p) => serde_json::to_value(p),
+            Payload::PerkRelease(p) => serde_json::to_value(p),
         }
     }
 }
@@ -329,6 +363,12 @@ mod tests {
                 operator_id: id(5),
                 shift_id: Some(id(6)),
                 sold_at: t,
+                perks: vec![IssuedPerk {
+                    perk_id: id(10),
+                    perk_allocation_id: Some(id(11)),
+                    perk_name: "VIP Parking".into(),
+                    claim_code: "ER7-2026-000012-P1-7KQF9M".into(),
+                }],
             }),
             Payload::Void(VoidPayload {
                 local_id: id(1),
@@ -393,6 +433,13 @@ mod tests {
                 start_number: 106,
                 end_number: 500,
             }),
+            Payload::PerkRelease(PerkReleasePayload {
+                perk_allocation_id: id(11),
+                perk_id: id(10),
+                event_id: id(2),
+                issued: 1,
+                released: 9,
+            }),
         ]
     }
 
@@ -440,6 +487,18 @@ mod tests {
                 .starts_with("sale payload field .: missing field"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_sale_without_perks_hashes_as_before_perks_existed() {
+        let Payload::Sale(mut sale) = one_of_each()[0].clone() else {
+            unreachable!("the first payload is a sale")
+        };
+        sale.perks.clear();
+        let v = serde_json::to_value(&sale).unwrap();
+        assert!(v.get("perks").is_none(), "no perks key: {v}");
+        let with = one_of_each()[0].to_value().unwrap();
+        assert_eq!(with["perks"][0]["claimCode"], "ER7-2026-000012-P1-7KQF9M");
     }
 
     #[test]

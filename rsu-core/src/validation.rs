@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+pub(crate) const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const TAG_LEN: usize = 4;
 
 /// The device's secret for validation tags, issued by the server at enrollment.
@@ -31,16 +31,22 @@ impl ValidationKey {
     }
 
     fn tag(&self, body: &str) -> [u8; TAG_LEN] {
+        let mut out = [0u8; TAG_LEN];
+        self.crockford_mac(body, &mut out);
+        out
+    }
+
+    /// The first `5 × out.len()` bits (at most 60) of HMAC-SHA-256 over `body`, as Crockford
+    /// base32 characters.
+    pub(crate) fn crockford_mac(&self, body: &str, out: &mut [u8]) {
         let mac = hmac::sign(&self.0, body.as_bytes());
         let b = mac.as_ref();
-        // The first 20 bits of the MAC, five bits per character.
-        let bits = ((b[0] as u32) << 12) | ((b[1] as u32) << 4) | ((b[2] as u32) >> 4);
-        let mut out = [0u8; TAG_LEN];
-        for (i, slot) in out.iter_mut().enumerate() {
-            let shift = 5 * (TAG_LEN - 1 - i);
-            *slot = CROCKFORD[((bits >> shift) & 0x1f) as usize];
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&b[..8]);
+        let bits = u64::from_be_bytes(word);
+        for (i, slot) in out.iter_mut().enumerate().take(12) {
+            *slot = CROCKFORD[((bits >> (59 - 5 * i)) & 0x1f) as usize];
         }
-        out
     }
 }
 
@@ -161,7 +167,8 @@ impl ValidationNumber {
         }
     }
 
-    fn body(&self) -> String {
+    /// The number without its tag, `RSU001-2026-000123`.
+    pub fn body(&self) -> String {
         body_text(&self.prefix, self.rsu_no, self.year, self.seq)
     }
 

@@ -27,6 +27,7 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
             .map_err(|e| StoreError::Invalid(e.to_string()))
     };
     let package = |n: u128, name: &str, count: u32, price: i64, order: i32| Package {
+        perk_ids: vec![],
         id: id(0x200 + n),
         name: name.into(),
         ticket_count: count,
@@ -48,8 +49,11 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
         validation_key_hex: "d3m0d3m0".replace('m', "0").repeat(4),
     };
     let config = DeviceConfig {
+        perk_allocations: vec![],
         version: 1,
         organization: OrganizationConfig {
+            address: None,
+            phone: None,
             id: id(0x2),
             name: "Riverside Community Foundation".into(),
             license_number: "LIC-2026-0042".into(),
@@ -75,6 +79,7 @@ pub fn demo_config(now: DateTime<Utc>) -> Result<(DeviceIdentity, DeviceConfig),
             default_max_offline_tickets: 100,
         },
         events: vec![EventConfig {
+            perks: vec![],
             id: event_id,
             name: "Summer Festival Raffle".into(),
             event_identifier: "RAFFLE-2026-001".into(),

@@ -184,6 +184,7 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
         let packages = packages
             .into_iter()
             .map(|(id, name, tc, price, order, active, from, to)| Package {
+                perk_ids: vec![],
                 id,
                 name,
                 ticket_count: u32::try_from(tc).unwrap_or(0),
@@ -219,6 +220,7 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
             None
         };
         events.push(EventConfig {
+            perks: vec![],
             id: r.id,
             name: r.name,
             event_identifier: r.event_identifier,
@@ -292,8 +294,11 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
         .collect();
 
     Ok(DeviceConfig {
+        perk_allocations: vec![],
         version,
         organization: OrganizationConfig {
+            address: None,
+            phone: None,
             id: dev.organization_id,
             name: org_name,
             license_number: license.unwrap_or_default(),

@@ -396,6 +396,7 @@ impl TestDevice {
         let segments = self.segments_of(event_id, &numbers);
         let packs = i64::from((numbers.len() as u32).max(1) / pkg.ticket_count.max(1));
         SalePayload {
+            perks: vec![],
             local_id: Uuid::now_v7(),
             event_id,
             allocation_id: segments.first().map_or(Uuid::nil(), |s| s.allocation_id),

@@ -153,6 +153,7 @@ pub(crate) fn package_from_row(r: &rusqlite::Row<'_>) -> Result<(String, Package
     Ok((
         r.get(1)?,
         Package {
+            perk_ids: vec![],
             id: parse_uuid(&r.get::<_, String>(0)?)?,
             name: r.get(2)?,
             ticket_count: r.get(3)?,

@@ -281,6 +281,7 @@ impl Store {
         let id = rsu_core::ids::new_id();
         let customer = req.customer.clone().filter(|c| !c.is_empty());
         let payload = SalePayload {
+            perks: vec![],
             local_id: id,
             event_id: parse_uuid(&event_id)?,
             allocation_id: segments

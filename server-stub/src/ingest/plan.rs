@@ -378,6 +378,10 @@ impl<'s, 'p> Batch<'s, 'p> {
             Payload::CriticalEvent(c) => self.critical_event(e, c),
             Payload::ShiftClose(s) => self.shift_close(e, s),
             Payload::AllocationRelease(r) => self.release(r),
+            Payload::PerkRelease(_) => Err(reject(
+                EntryCode::BadPayload,
+                "perk releases are not accepted by this server yet",
+            )),
         }
     }
 

@@ -76,6 +76,7 @@ impl PackageRow {
         Ok(EventPackage {
             event_id: self.event_id,
             package: Package {
+                perk_ids: vec![],
                 id: self.id,
                 name: String::new(),
                 ticket_count,
@@ -455,6 +456,9 @@ impl SnapshotKeys {
                     operators.extend([s.operator_id, s.closed_by]);
                 }
                 Payload::AllocationRelease(r) => {
+                    event_ids.insert(r.event_id);
+                }
+                Payload::PerkRelease(r) => {
                     event_ids.insert(r.event_id);
                 }
             }

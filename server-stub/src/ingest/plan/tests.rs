@@ -100,6 +100,7 @@ fn package(n: u128, event: u128, price: Money, from: Option<&str>) -> (Uuid, Eve
         EventPackage {
             event_id: id(event),
             package: Package {
+                perk_ids: vec![],
                 id: id(n),
                 name: String::new(),
                 ticket_count: 5,
@@ -272,6 +273,7 @@ impl Fx {
         let seq = self.next_sale_seq;
         self.next_sale_seq += 1;
         SalePayload {
+            perks: vec![],
             local_id: self.new_id(),
             event_id: id(EV),
             allocation_id: id(ALLOC),
