@@ -26,3 +26,8 @@ fi
 if [ "${SKIP_CONTRACT_TEST:-0}" != 1 ]; then
   scripts/contract-test.sh --no-build
 fi
+# The Debian packages: built, installed into a scratch root, checked (docs/packaging.md). They take
+# minutes to build, so only with RSU_DEB_TEST=1 (needs dpkg and systemd-analyze; installs cargo-deb).
+if [ "${RSU_DEB_TEST:-0}" = 1 ]; then
+  scripts/deb-test.sh
+fi
