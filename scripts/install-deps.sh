@@ -12,6 +12,7 @@ packages=(
   libgbm-dev          # Slint: KMS/DRM output on the kiosk (linuxkms)
   fonts-dejavu-core   # a font for the kiosk UI and screenshots
   haproxy             # the load balancer in front of two server instances (server-stub/tests/balancer.rs)
+  pgbouncer           # the connection pooler the server is tested through (server-stub/tests/pgbouncer.rs)
   chromium            # headless browser of the dashboard's browser tests (server-stub/tests/dashboard_browser.rs)
   chromium-driver     # chromedriver: the WebDriver server those tests drive it through
 )

@@ -167,6 +167,23 @@ impl From<sqlx::Error> for AppError {
                     ErrorCode::InvalidField,
                     "a text field contains the character U+0000 (NUL), which cannot be stored: remove it",
                 ),
+                // A pooler in transaction mode handed this connection's prepared statements to
+                // another client (docs/scaling.md "PgBouncer"): nothing was applied; say why in
+                // the log, answer as an unavailable database so that devices retry.
+                (Some("42P05") | Some("26000"), _) => {
+                    tracing::error!("{}", crate::db::POOLER_HINT);
+                    AppError {
+                        internal: Some(Box::new(Internal {
+                            is_error: true,
+                            context: "database behind a transaction-mode pooler".into(),
+                            detail: e.to_string(),
+                        })),
+                        ..AppError::of(
+                            ErrorCode::DatabaseUnavailable,
+                            "the database is unavailable; nothing was applied, retry later",
+                        )
+                    }
+                }
                 _ => AppError::internal("database", &e),
             },
             _ => AppError::internal("database", &e),

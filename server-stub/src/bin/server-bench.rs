@@ -188,6 +188,18 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     report("server push", total_tickets, &ours);
+    // The pre-draw crunch ends with the reconciliation report of the event the devices sold for:
+    // how long the manager waits, after the last push, to see every sale reconciled.
+    let t = Instant::now();
+    let rep = server_stub::report::event_report(&pool, event)
+        .await
+        .map_err(|e| anyhow::anyhow!("the reconciliation report failed: {e}"))?;
+    let report_secs = t.elapsed().as_secs_f64();
+    println!(
+        "reconciliation report of the event: {report_secs:.2} s ({} bytes of JSON); push + report {:.1} s",
+        serde_json::to_vec(&rep).map(|v| v.len()).unwrap_or(0),
+        ours.secs + report_secs
+    );
     let retry = measure(
         &pool,
         &db.name,
