@@ -118,6 +118,8 @@ enum AdminCmd {
     #[command(flatten)]
     Jurisdictions(server_stub::jurisdictions::admin::JurisdictionCmd),
     #[command(flatten)]
+    Perks(server_stub::perks::PerkCmd),
+    #[command(flatten)]
     Browse(admin::browse::BrowseCmd),
     #[command(flatten)]
     Accounts(server_stub::accounts::cli::AccountsCmd),
@@ -319,6 +321,7 @@ async fn admin_cmd(
         }
         AdminCmd::Purge(x) => server_stub::purge::purge(&pool, &x).await,
         AdminCmd::Jurisdictions(x) => server_stub::jurisdictions::admin::run(&pool, x).await,
+        AdminCmd::Perks(x) => server_stub::perks::run(&pool, x, by).await,
         AdminCmd::Browse(x) => return admin::browse::run(&pool, x).await,
         AdminCmd::Accounts(x) => return server_stub::accounts::cli::run(&pool, x).await,
         AdminCmd::ApproveAppHash(x) => {
