@@ -111,8 +111,11 @@ fn bad_config(what: &str, detail: impl std::fmt::Display) -> AppError {
 
 /// Builds what `GET /v1/rsu/config` serves for a device.
 pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfig> {
-    // Before the version is read: a top-up bumps it, and this answer carries the new units.
-    crate::perks::topup::top_up(pool, dev).await?;
+    // Before the version is read: a top-up bumps it, and this answer carries the new units. A
+    // failed top-up does not fail the pull: the device keeps what it holds and asks again.
+    if let Err(e) = crate::perks::topup::top_up(pool, dev).await {
+        tracing::warn!(rsu = %dev.rsu_id, error = %e, "perk top-up at a configuration pull failed");
+    }
     let (org_name, license, currency, settings, version, phone): (
         String,
         Option<String>,
