@@ -21,8 +21,8 @@ struct Cli {
     /// the environment (DATABASE_URL, SERVER_STUB_BIND, SERVER_STUB_ADMIN_TOKEN) wins over it.
     #[arg(long, global = true, env = "SERVER_STUB_CONFIG")]
     config: Option<PathBuf>,
-    /// Who is running admin commands, recorded by resolve, exclude-rsu, include-rsu and the
-    /// transition to reconciled (default: SERVER_STUB_ADMIN_NAME, else the login name in USER).
+    /// Who is running admin commands, recorded by resolve, exclude-rsu, include-rsu, claim-perk
+    /// and the transition to reconciled (default: SERVER_STUB_ADMIN_NAME, else the login name in USER).
     #[arg(long, global = true)]
     by: Option<String>,
     /// The admin user (by email) that admin commands are recorded as in audit_log.changed_by,

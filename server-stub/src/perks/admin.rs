@@ -288,8 +288,10 @@ pub async fn add_package_perk(pool: &PgPool, a: &AddPackagePerk) -> AppResult<Va
 #[derive(Clone, Debug, clap::Args, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AllocatePerks {
+    /// The RSU that gets the units.
     #[arg(long = "rsu", alias = "rsu-id")]
     pub rsu_id: Uuid,
+    /// The event it may issue them for.
     #[arg(long = "event", alias = "event-id")]
     pub event_id: Uuid,
     /// A perk with inventory.

@@ -117,14 +117,15 @@ pub(crate) async fn grant(
         return Ok(r);
     }
     let made: (Uuid, i32) = sqlx::query_as(
-        "INSERT INTO perk_allocations (perk_id, event_id, rsu_id, quantity, created_by)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id, quantity",
+        "INSERT INTO perk_allocations (id, perk_id, event_id, rsu_id, quantity, created_by)
+         VALUES ($6, $1, $2, $3, $4, $5) RETURNING id, quantity",
     )
     .bind(perk)
     .bind(event)
     .bind(rsu)
     .bind(n)
     .bind(crate::accounts::changed_by())
+    .bind(Uuid::now_v7())
     .fetch_one(&mut *conn)
     .await?;
     Ok(made)
