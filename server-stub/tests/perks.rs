@@ -4,6 +4,9 @@
 //! device's allocation / with a forged code are rejected, a perk is claimed once (a second claim,
 //! a voided sale's perk and an unknown code are refused), the release at close, and the numbers
 //! of the reports.
+//!
+//! Why this file is over 800 lines: one test binary for one feature, whose tests share the helpers
+//! at the top (perks, a perk sale with genuine codes, a second device, pull and push).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::body::Body;
