@@ -178,6 +178,12 @@ error_codes! {
     OtherOrganization = "other_organization", 403;
     /// Nothing is withheld.
     NothingWithheld = "nothing_withheld", 409;
+    /// No such perk (or not one of this organization).
+    UnknownPerk = "unknown_perk", 404;
+    /// The perk's inventory has fewer units left than asked for.
+    PerkInventoryExhausted = "perk_inventory_exhausted", 409;
+    /// No perk was issued with this claim code.
+    UnknownClaimCode = "unknown_claim_code", 404;
 
     // The draw and claims (docs/draw.md).
     /// The signed receipt QR is not in the expected format.

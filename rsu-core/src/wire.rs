@@ -596,6 +596,9 @@ codes! {
         AlreadyVoided => "already_voided",
         /// A sale or an allocation release names an allocation that is not this RSU's for the event.
         UnknownAllocation => "unknown_allocation",
+        /// A sale issued a perk unit its perk allocation does not hold: the allocation is
+        /// another RSU's, event's or perk's, was released, or is used up (issued > quantity).
+        PerkNotAllocated => "perk_not_allocated",
         /// An `operatorId`, `supervisorId` or `closedBy` is not a seller or supervisor of the
         /// organization (a `supervisorId` must be a supervisor).
         UnknownOperator => "unknown_operator",

@@ -1,12 +1,13 @@
 //! What `GET /v1/rsu/config` serves a device: the organization, the RSU, the system settings,
-//! the events it may sell (with packages, prizes, jackpot), the results of the events drawn, its
-//! allocations, operators and pending commands.
+//! the events it may sell (with packages, their perks, prizes, jackpot), the results of the events
+//! drawn, its allocations and perk allocations, operators and pending commands. A pull first tops
+//! up the device's perk allocations ([`crate::perks::topup`]), so the answer carries them.
 
 use chrono::{DateTime, Utc};
 use rsu_core::config::{
     Command, CommandKind, DeviceConfig, DrawResults, EventConfig, JackpotFigure,
-    JurisdictionProfile, OperatorConfig, OrganizationConfig, Prize, Role, RsuConfig, RsuSettings,
-    SystemRsuSettings, Winner,
+    JurisdictionProfile, OperatorConfig, OrganizationConfig, PerkAllocationConfig, PerkConfig,
+    Prize, Role, RsuConfig, RsuSettings, SystemRsuSettings, Winner,
 };
 use rsu_core::event::{jackpot, EventState, JackpotRule, Package};
 use rsu_core::money::{Currency, Money};
@@ -48,7 +49,44 @@ type PackageDbRow = (
     bool,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
+    Vec<Uuid>,
 );
+type PerkDbRow = (Uuid, String, String, String, String, bool);
+type AddressDbRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// An `addresses` row as the receipt prints it: the street, then `city, state zip`, then the
+/// country, one line each (empty parts left out); `None` when nothing is on file.
+pub fn address_lines(a: &AddressDbRow) -> Option<String> {
+    fn part(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    let (street, city, state, zip, country) = a;
+    let region = [part(state), part(zip)]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let town = [part(city), Some(region.as_str()).filter(|r| !r.is_empty())]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let lines: Vec<&str> = [
+        part(street),
+        Some(town.as_str()).filter(|t| !t.is_empty()),
+        part(country),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
 type PrizeDbRow = (Uuid, String, String, Option<i64>, Option<i32>, i16, i16);
 
 #[derive(sqlx::FromRow)]
@@ -73,14 +111,20 @@ fn bad_config(what: &str, detail: impl std::fmt::Display) -> AppError {
 
 /// Builds what `GET /v1/rsu/config` serves for a device.
 pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfig> {
-    let (org_name, license, currency, settings, version): (
+    // Before the version is read: a top-up bumps it, and this answer carries the new units. A
+    // failed top-up does not fail the pull: the device keeps what it holds and asks again.
+    if let Err(e) = crate::perks::topup::top_up(pool, dev).await {
+        tracing::warn!(rsu = %dev.rsu_id, error = %e, "perk top-up at a configuration pull failed");
+    }
+    let (org_name, license, currency, settings, version, phone): (
         String,
         Option<String>,
         String,
         Value,
         i64,
+        Option<String>,
     ) = sqlx::query_as(
-        "SELECT name, license_number, primary_currency::text, settings, config_version
+        "SELECT name, license_number, primary_currency::text, settings, config_version, phone
                FROM organizations WHERE id = $1",
     )
     .bind(dev.organization_id)
@@ -175,25 +219,49 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
             None => None,
         };
         let packages: Vec<PackageDbRow> = sqlx::query_as(
-            "SELECT id, name, ticket_count, price, display_order, is_active, active_from, active_to
+            "SELECT id, name, ticket_count, price, display_order, is_active, active_from, active_to,
+                    COALESCE(perk_ids, '{}')
                    FROM ticket_packages WHERE event_id = $1 ORDER BY display_order, ticket_count",
         )
         .bind(r.id)
         .fetch_all(pool)
         .await?;
+        let perk_rows: Vec<PerkDbRow> = sqlx::query_as(
+            "SELECT id, name, description, type, category, requires_inventory FROM perks
+              WHERE id IN (SELECT UNNEST(perk_ids) FROM ticket_packages WHERE event_id = $1)
+              ORDER BY name, id",
+        )
+        .bind(r.id)
+        .fetch_all(pool)
+        .await?;
+        let perks: Vec<PerkConfig> = perk_rows
+            .into_iter()
+            .map(
+                |(id, name, description, kind, category, requires_inventory)| PerkConfig {
+                    id,
+                    name,
+                    description,
+                    kind,
+                    category,
+                    requires_inventory,
+                },
+            )
+            .collect();
         let packages = packages
             .into_iter()
-            .map(|(id, name, tc, price, order, active, from, to)| Package {
-                perk_ids: vec![],
-                id,
-                name,
-                ticket_count: u32::try_from(tc).unwrap_or(0),
-                price: Money::new(price, cur),
-                display_order: order,
-                is_active: active,
-                active_from: from,
-                active_to: to,
-            })
+            .map(
+                |(id, name, tc, price, order, active, from, to, perk_ids)| Package {
+                    perk_ids,
+                    id,
+                    name,
+                    ticket_count: u32::try_from(tc).unwrap_or(0),
+                    price: Money::new(price, cur),
+                    display_order: order,
+                    is_active: active,
+                    active_from: from,
+                    active_to: to,
+                },
+            )
             .collect();
         let prizes: Vec<PrizeDbRow> = sqlx::query_as(
             "SELECT id, name, type, value, percentage_bp, position, winner_count
@@ -220,7 +288,7 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
             None
         };
         events.push(EventConfig {
-            perks: vec![],
+            perks,
             id: r.id,
             name: r.name,
             event_identifier: r.event_identifier,
@@ -243,6 +311,34 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
     // Only for events sent above: a range of an event the device does not know could not be
     // applied (and must not stop the rest of the configuration).
     let allocations = crate::lifecycle::allocations_for_config(pool, dev.rsu_id).await?;
+    let event_ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    let perk_allocs: Vec<(Uuid, Uuid, Uuid, i32, String)> = sqlx::query_as(
+        "SELECT id, perk_id, event_id, quantity, state FROM perk_allocations
+          WHERE rsu_id = $1 AND event_id = ANY($2) ORDER BY created_at, id",
+    )
+    .bind(dev.rsu_id)
+    .bind(&event_ids)
+    .fetch_all(pool)
+    .await?;
+    let perk_allocations = perk_allocs
+        .into_iter()
+        .map(
+            |(id, perk_id, event_id, quantity, state)| PerkAllocationConfig {
+                id,
+                perk_id,
+                event_id,
+                quantity: u32::try_from(quantity).unwrap_or(0),
+                state,
+            },
+        )
+        .collect();
+    let address: Option<AddressDbRow> = sqlx::query_as(
+        "SELECT a.street, a.city, a.state, a.zip_code, a.country::text
+           FROM organizations o JOIN addresses a ON a.id = o.address_id WHERE o.id = $1",
+    )
+    .bind(dev.organization_id)
+    .fetch_optional(pool)
+    .await?;
 
     let ops: Vec<(Uuid, String, String, String, bool)> = sqlx::query_as(
         "SELECT u.id, u.display_name, r.key, u.pin_hash, u.is_active
@@ -294,11 +390,11 @@ pub async fn device_config(pool: &PgPool, dev: &Device) -> AppResult<DeviceConfi
         .collect();
 
     Ok(DeviceConfig {
-        perk_allocations: vec![],
+        perk_allocations,
         version,
         organization: OrganizationConfig {
-            address: None,
-            phone: None,
+            address: address.as_ref().and_then(address_lines),
+            phone,
             id: dev.organization_id,
             name: org_name,
             license_number: license.unwrap_or_default(),

@@ -26,6 +26,7 @@ pub mod jurisdictions;
 pub mod lifecycle;
 pub mod metrics;
 pub mod openapi;
+pub mod perks;
 pub mod purge;
 pub mod report;
 pub mod routes;

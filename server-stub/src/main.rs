@@ -21,8 +21,8 @@ struct Cli {
     /// the environment (DATABASE_URL, SERVER_STUB_BIND, SERVER_STUB_ADMIN_TOKEN) wins over it.
     #[arg(long, global = true, env = "SERVER_STUB_CONFIG")]
     config: Option<PathBuf>,
-    /// Who is running admin commands, recorded by resolve, exclude-rsu, include-rsu and the
-    /// transition to reconciled (default: SERVER_STUB_ADMIN_NAME, else the login name in USER).
+    /// Who is running admin commands, recorded by resolve, exclude-rsu, include-rsu, claim-perk
+    /// and the transition to reconciled (default: SERVER_STUB_ADMIN_NAME, else the login name in USER).
     #[arg(long, global = true)]
     by: Option<String>,
     /// The admin user (by email) that admin commands are recorded as in audit_log.changed_by,
@@ -117,6 +117,8 @@ enum AdminCmd {
     Purge(server_stub::purge::Purge),
     #[command(flatten)]
     Jurisdictions(server_stub::jurisdictions::admin::JurisdictionCmd),
+    #[command(flatten)]
+    Perks(server_stub::perks::PerkCmd),
     #[command(flatten)]
     Browse(admin::browse::BrowseCmd),
     #[command(flatten)]
@@ -319,6 +321,7 @@ async fn admin_cmd(
         }
         AdminCmd::Purge(x) => server_stub::purge::purge(&pool, &x).await,
         AdminCmd::Jurisdictions(x) => server_stub::jurisdictions::admin::run(&pool, x).await,
+        AdminCmd::Perks(x) => server_stub::perks::run(&pool, x, by).await,
         AdminCmd::Browse(x) => return admin::browse::run(&pool, x).await,
         AdminCmd::Accounts(x) => return server_stub::accounts::cli::run(&pool, x).await,
         AdminCmd::ApproveAppHash(x) => {

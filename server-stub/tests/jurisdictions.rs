@@ -424,6 +424,7 @@ async fn reporting_requirements_shape_the_events_profile_and_addresses_are_kept(
             state: Some("CA".into()),
             zip_code: Some("94105".into()),
             country: "us".into(),
+            phone: None,
         },
     )
     .await

@@ -5,8 +5,8 @@
 //! hash) or `seq_conflict`. A new entry goes through the checks common to every kind (chain,
 //! canonical form, NUL, `createdAt`, entry id) and then the one check of its kind, a method of
 //! [`Batch`]: the context that holds the push, the snapshot and what the entries before this one
-//! changed (their orders, validation numbers, sale seqs, draw numbers, entry ids, voids, shifts
-//! and releases). A check decides first and records only when the entry is accepted, so a
+//! changed (their orders, validation numbers, sale seqs, draw numbers, entry ids, voids, shifts,
+//! releases and perk units). A check decides first and records only when the entry is accepted, so a
 //! rejected entry leaves no trace for later ones.
 
 use chrono::{DateTime, Utc};
@@ -23,6 +23,7 @@ use super::{in_range, without_nul};
 use crate::auth::Device;
 
 mod kinds;
+mod perks;
 mod sale;
 #[cfg(test)]
 mod tests;
@@ -114,6 +115,21 @@ pub struct ReleaseApply {
     pub from: i64,
 }
 
+/// One perk unit a sale issued: a `perk_claims` row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PerkClaimInsert {
+    pub order_id: Uuid,
+    pub perk_id: Uuid,
+    pub perk_allocation_id: Option<Uuid>,
+    pub event_id: Uuid,
+    /// The perk's place on the receipt, from 1.
+    pub position: i32,
+    pub perk_name: String,
+    /// Canonical form.
+    pub claim_code: String,
+    pub issued_at: DateTime<Utc>,
+}
+
 /// Every answer of the batch and every row the write must make.
 pub struct Plan<'a> {
     pub results: Vec<EntryResult>,
@@ -124,6 +140,12 @@ pub struct Plan<'a> {
     pub critical: Vec<CriticalInsert>,
     pub shifts: Vec<(u64, &'a ShiftClosePayload)>,
     pub releases: Vec<ReleaseApply>,
+    /// Perk units issued by the batch's sales.
+    pub perk_claims: Vec<PerkClaimInsert>,
+    /// Per perk allocation: units the batch's sales issued from it.
+    pub perk_issued: HashMap<Uuid, i32>,
+    /// Perk allocations the batch released (`perk_release`).
+    pub perk_releases: Vec<Uuid>,
     /// Known seqs sent again with a different hash.
     pub seq_conflicts: Vec<usize>,
     /// Per allocation: tickets sold, highest number.
@@ -346,6 +368,9 @@ impl<'s, 'p> Batch<'s, 'p> {
                 critical: vec![],
                 shifts: vec![],
                 releases: vec![],
+                perk_claims: vec![],
+                perk_issued: HashMap::new(),
+                perk_releases: vec![],
                 seq_conflicts: vec![],
                 alloc_sold: HashMap::new(),
                 last_seq: u64::try_from(epoch.last_seq).unwrap_or(0),
@@ -373,15 +398,12 @@ impl<'s, 'p> Batch<'s, 'p> {
         let payload = payload.map_err(|err| reject(EntryCode::BadPayload, err.to_string()))?;
         match payload {
             Payload::Sale(s) => self.sale(e, s),
-            Payload::Void(v) => self.void(v),
+            Payload::Void(v) => self.void(e, v),
             Payload::Reprint(r) => self.reprint(e, r),
             Payload::CriticalEvent(c) => self.critical_event(e, c),
             Payload::ShiftClose(s) => self.shift_close(e, s),
             Payload::AllocationRelease(r) => self.release(r),
-            Payload::PerkRelease(_) => Err(reject(
-                EntryCode::BadPayload,
-                "perk releases are not accepted by this server yet",
-            )),
+            Payload::PerkRelease(r) => self.perk_release(r),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Loading and locking: the device's epoch row locked for the batch, then in one more statement
 //! everything the plan looks at (the stored entries of the batch's seqs, and the snapshot of
 //! events, packages, prices, allocations, orders, roster, entry ids and shift ids the new entries
-//! name). After a collision, [`load_taken`] reads the draw numbers other orders hold.
+//! name, and the perks: the packages' perks, this RSU's perk allocations, the claimed perks of
+//! the orders named). After a collision, [`load_taken`] reads the draw numbers other orders hold.
 
 use chrono::{DateTime, Utc};
 use rsu_core::config::Role;
@@ -63,6 +64,8 @@ struct PackageRow {
     currency: Currency,
     active_from: Option<DateTime<Utc>>,
     active_to: Option<DateTime<Utc>>,
+    #[serde(default)]
+    perk_ids: Option<Vec<Uuid>>,
 }
 
 impl PackageRow {
@@ -76,7 +79,7 @@ impl PackageRow {
         Ok(EventPackage {
             event_id: self.event_id,
             package: Package {
-                perk_ids: vec![],
+                perk_ids: self.perk_ids.unwrap_or_default(),
                 id: self.id,
                 name: String::new(),
                 ticket_count,
@@ -99,6 +102,36 @@ pub struct AllocRow {
     pub released_from: Option<i32>,
     /// One past the highest number the server holds sold from this allocation.
     pub next_draw_number: i32,
+}
+
+/// A perk named by a package of the batch's events.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct PerkRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub requires_inventory: bool,
+}
+
+/// A perk allocation of this RSU.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct PerkAllocRow {
+    pub id: Uuid,
+    pub perk_id: Uuid,
+    pub event_id: Uuid,
+    pub quantity: i32,
+    /// Units the server holds as issued from it.
+    pub issued: i32,
+    pub released: bool,
+}
+
+/// A perk of an order named by the batch that was already handed out at the desk.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct ClaimedPerk {
+    pub order_id: Uuid,
+    pub claim_code: String,
+    pub perk_name: String,
+    pub claimed_by: Option<String>,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow, serde::Deserialize)]
@@ -131,6 +164,12 @@ pub struct Snapshot {
     pub shift_ids: HashSet<Uuid>,
     /// Draw numbers known to be sold by other orders (filled only after a collision).
     pub taken: HashSet<(Uuid, i64)>,
+    /// The perks the packages of the batch's events include.
+    pub perks: HashMap<Uuid, PerkRow>,
+    /// Every perk allocation of this RSU.
+    pub perk_allocations: Vec<PerkAllocRow>,
+    /// Claimed perks of the orders the batch names (a void reports them).
+    pub claimed_perks: Vec<ClaimedPerk>,
 }
 
 /// A stored journal entry, for duplicate and conflict answers.
@@ -243,7 +282,20 @@ pub async fn load(
     // (or a join with UNNEST) was planned as a sequential scan of orders and device_journal while
     // they were small and stayed one: EXPLAIN showed this statement at 53 ms per 500-sale batch
     // with 70 k journal rows, growing with the tables.
-    let (orders, events, packages, prices, allocations, used, shifts, stored, roster): SnapshotRow =
+    let (
+        orders,
+        events,
+        packages,
+        prices,
+        allocations,
+        used,
+        shifts,
+        stored,
+        roster,
+        perks,
+        perk_allocations,
+        claimed_perks,
+    ): SnapshotRow =
         sqlx::query_as(
             "WITH o AS (
                  SELECT x.* FROM UNNEST($1::uuid[]) AS k(id), LATERAL (
@@ -271,7 +323,8 @@ pub async fn load(
                   WHERE id = ANY($3) OR id IN (SELECT event_id FROM o WHERE organization_id = $10)
                     FOR SHARE),
              pk AS (
-                 SELECT id, event_id, ticket_count, price, currency::text AS currency, active_from, active_to
+                 SELECT id, event_id, ticket_count, price, currency::text AS currency, active_from, active_to,
+                        perk_ids
                    FROM ticket_packages WHERE event_id IN (SELECT id FROM ev))
              SELECT
                (SELECT COALESCE(json_agg(o), '[]') FROM o),
@@ -297,7 +350,16 @@ pub async fn load(
                                SELECT ou.user_id AS id, r.key AS role
                                  FROM organization_users ou JOIN roles r ON r.id = ou.role_id
                                 WHERE ou.organization_id = $10 AND ou.user_id = k.id
-                                  AND r.key IN ('seller', 'supervisor') LIMIT 1) x) r)",
+                                  AND r.key IN ('seller', 'supervisor') LIMIT 1) x) r),
+               (SELECT COALESCE(json_agg(p), '[]')
+                  FROM (SELECT id, organization_id, name, requires_inventory FROM perks
+                         WHERE id IN (SELECT UNNEST(perk_ids) FROM pk)) p),
+               (SELECT COALESCE(json_agg(a), '[]')
+                  FROM (SELECT id, perk_id, event_id, quantity, issued, state = 'released' AS released
+                          FROM perk_allocations WHERE rsu_id = $4) a),
+               (SELECT COALESCE(json_agg(c), '[]')
+                  FROM (SELECT order_id, claim_code, perk_name, claimed_by FROM perk_claims
+                         WHERE order_id IN (SELECT id FROM o) AND status = 'claimed') c)",
         )
         .bind(&keys.order_ids)
         .bind(&keys.validation_numbers)
@@ -359,6 +421,9 @@ pub async fn load(
             .push((p.effective_from, p.price));
     }
     snap.allocations = allocations.0;
+    snap.perks = perks.0.into_iter().map(|p| (p.id, p)).collect();
+    snap.perk_allocations = perk_allocations.0;
+    snap.claimed_perks = claimed_perks.0;
     snap.used_entry_ids = used.into_iter().collect();
     snap.shift_ids = shifts.into_iter().collect();
     Ok((stored_map, snap))
@@ -374,6 +439,9 @@ type SnapshotRow = (
     Vec<Uuid>,
     Json<Vec<StoredJson>>,
     Json<Vec<RosterRow>>,
+    Json<Vec<PerkRow>>,
+    Json<Vec<PerkAllocRow>>,
+    Json<Vec<ClaimedPerk>>,
 );
 
 #[derive(serde::Deserialize)]

@@ -178,6 +178,43 @@ pub async fn write(
     .await?;
     crash_point("after_tickets");
 
+    // The perk units the sales issued, and what they took from this RSU's perk allocations.
+    if !plan.perk_claims.is_empty() {
+        let c = &plan.perk_claims;
+        sqlx::query(
+            "INSERT INTO perk_claims (organization_id, perk_id, perk_allocation_id, event_id, order_id,
+                                      rsu_id, position, perk_name, claim_code, issued_at)
+             SELECT $1, x.perk_id, x.alloc, x.event_id, x.order_id, $2, x.position, x.name, x.code, x.at
+               FROM UNNEST($3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::int4[], $8::text[],
+                           $9::text[], $10::timestamptz[])
+                    AS x(perk_id, alloc, event_id, order_id, position, name, code, at)",
+        )
+        .bind(device.organization_id)
+        .bind(device.rsu_id)
+        .bind(c.iter().map(|x| x.perk_id).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.perk_allocation_id).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.event_id).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.order_id).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.position).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.perk_name.clone()).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.claim_code.clone()).collect::<Vec<_>>())
+        .bind(c.iter().map(|x| x.issued_at).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !plan.perk_issued.is_empty() {
+        let (ids, counts): (Vec<Uuid>, Vec<i32>) =
+            plan.perk_issued.iter().map(|(k, v)| (*k, *v)).unzip();
+        sqlx::query(
+            "UPDATE perk_allocations a SET issued = a.issued + x.n, updated_at = NOW()
+               FROM UNNEST($1::uuid[], $2::int4[]) AS x(id, n) WHERE a.id = x.id",
+        )
+        .bind(&ids)
+        .bind(&counts)
+        .execute(&mut **tx)
+        .await?;
+    }
+
     if !plan.voids.is_empty() {
         let ids: Vec<Uuid> = plan.voids.iter().map(|v| v.local_id).collect();
         let at: Vec<DateTime<Utc>> = plan.voids.iter().map(|v| v.voided_at).collect();
@@ -197,6 +234,15 @@ pub async fn write(
         .await?;
         sqlx::query(
             "UPDATE tickets SET state = 'voided', updated_at = NOW() WHERE order_id = ANY($1)",
+        )
+        .bind(&ids)
+        .execute(&mut **tx)
+        .await?;
+        // A voided sale's perks can no longer be claimed; one already handed out stays claimed
+        // (the plan flagged the void).
+        sqlx::query(
+            "UPDATE perk_claims SET status = 'voided', voided_at = NOW()
+              WHERE order_id = ANY($1) AND status = 'pending'",
         )
         .bind(&ids)
         .execute(&mut **tx)
@@ -273,6 +319,18 @@ pub async fn write(
         )
         .bind(r.allocation_id)
         .bind(r.from as i32)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    if !plan.perk_releases.is_empty() {
+        // The units not issued go back to the perk's inventory.
+        sqlx::query(
+            "UPDATE perk_allocations
+                SET state = 'released', released = quantity - issued, released_at = NOW(), updated_at = NOW()
+              WHERE id = ANY($1) AND state = 'active'",
+        )
+        .bind(&plan.perk_releases)
         .execute(&mut **tx)
         .await?;
     }

@@ -274,6 +274,11 @@ pub struct SetAddress {
     /// ISO 3166-1 alpha-2, e.g. US, CA.
     #[arg(long)]
     pub country: String,
+    /// The organization's phone number (with --organization-id only), printed where a
+    /// jurisdiction requires `organizationPhone` on the receipt.
+    #[arg(long)]
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 /// Gives a venue or an organization an address (a new `addresses` row; the old one is kept for
@@ -296,6 +301,25 @@ pub async fn set_address(pool: &PgPool, a: &SetAddress) -> AppResult<Value> {
             ))
         }
     };
+    let phone = a.phone.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    if let Some(p) = phone {
+        if table != "organizations" {
+            return Err(bad(
+                "phone",
+                "only an organization has a phone number on the receipt: use --organization-id",
+            ));
+        }
+        if p.chars().count() > 40
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().x".contains(c))
+        {
+            return Err(bad(
+                "phone",
+                "use digits, spaces and + - ( ) . x only, at most 40 characters, e.g. +1 415 555 0100",
+            ));
+        }
+    }
     let mut tx = pool.begin().await?;
     let address: Uuid = sqlx::query_scalar(
         "INSERT INTO addresses (street, city, state, zip_code, country) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -325,6 +349,17 @@ pub async fn set_address(pool: &PgPool, a: &SetAddress) -> AppResult<Value> {
             format!("no {} {id}", &table[..table.len() - 1]),
         ));
     }
+    if table == "organizations" {
+        if let Some(p) = phone {
+            sqlx::query("UPDATE organizations SET phone = $2 WHERE id = $1")
+                .bind(id)
+                .bind(p)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Devices print the licensee's address and phone: they pull them again.
+        crate::config_version::bump_config_version(&mut tx, id).await?;
+    }
     tx.commit().await?;
     crate::admin::audit(
         pool,
@@ -332,10 +367,12 @@ pub async fn set_address(pool: &PgPool, a: &SetAddress) -> AppResult<Value> {
         "UPDATE",
         id,
         None,
-        json!({"addressId": address}),
+        json!({"addressId": address, "phone": phone}),
     )
     .await?;
-    Ok(json!({"addressId": address, "venueId": a.venue_id, "organizationId": a.organization_id}))
+    Ok(
+        json!({"addressId": address, "venueId": a.venue_id, "organizationId": a.organization_id, "phone": phone}),
+    )
 }
 
 /// The jurisdiction subcommands (flattened into `server-stub admin`).

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 pub mod admin;
 pub mod device;
+pub mod perks;
 pub mod seeds;
 
 /// The command that writes the committed document (printed by the test that compares them).
@@ -137,6 +138,12 @@ impl Modify for SecuritySchemes {
         seeds::add_regulation,
         seeds::set_venue_jurisdiction,
         seeds::set_address,
+        perks::create_perk,
+        perks::list_perks,
+        perks::add_package_perk,
+        perks::allocate_perks,
+        perks::claim_perk,
+        perks::perk_report,
     ),
     components(schemas(
         rsu_core::wire::ErrorCode,
@@ -148,6 +155,7 @@ impl Modify for SecuritySchemes {
         rsu_core::payload::CriticalEventPayload,
         rsu_core::payload::ShiftClosePayload,
         rsu_core::payload::AllocationReleasePayload,
+        rsu_core::payload::PerkReleasePayload,
     )),
     modifiers(&SecuritySchemes),
     tags(

@@ -508,6 +508,7 @@ pub async fn build(conn: &mut PgConnection, event_id: Uuid) -> AppResult<Report>
         }
     }
 
+    let mut perks_by = crate::perks::report::perks_by_rsu(&mut *conn, event_id).await?;
     // Assemble per RSU.
     let mut out_rsus = Vec::with_capacity(rsus.len());
     let mut blocking = Vec::new();
@@ -587,6 +588,7 @@ pub async fn build(conn: &mut PgConnection, event_id: Uuid) -> AppResult<Report>
                 amount: la,
             },
             shift_closes: shifts_by.remove(&rsu_id).unwrap_or_default(),
+            perks: perks_by.remove(&rsu_id).unwrap_or_default(),
         });
     }
 

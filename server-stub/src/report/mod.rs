@@ -305,6 +305,9 @@ pub struct RsuReport {
     pub exceptions: Vec<Exception>,
     pub late_sales: LateSales,
     pub shift_closes: Vec<ShiftCheck>,
+    /// Per perk the RSU was given or issued for the event: allocated, issued, claimed, voided,
+    /// released (docs/server.md "Perks"); empty when the event has no perks.
+    pub perks: Vec<crate::perks::report::PerkLine>,
 }
 
 #[derive(Clone, Debug, Serialize)]

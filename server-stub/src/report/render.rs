@@ -220,6 +220,20 @@ pub fn to_text(r: &Report) -> String {
                 if sc.matches { "match" } else { "MISMATCH" }
             );
         }
+        for pk in &x.perks {
+            let _ = writeln!(
+                s,
+                "  perk {}: allocated {}, issued {}, claimed {}, voided {}, released {}{}",
+                pk.perk_name,
+                pk.allocated
+                    .map_or("- (no inventory)".to_string(), |a| a.to_string()),
+                pk.issued,
+                pk.claimed,
+                pk.voided,
+                pk.released,
+                if pk.closed { " (closed)" } else { "" }
+            );
+        }
     }
     let _ = writeln!(s, "\nSellers:");
     if r.sellers.is_empty() {

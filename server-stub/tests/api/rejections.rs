@@ -94,6 +94,55 @@ async fn every_rejection_code_is_answered_stored_with_its_payload_and_never_bloc
     let (st, v) = f.push(std::slice::from_ref(&base)).await?;
     assert_eq!(st, StatusCode::OK, "{v}");
 
+    // A package that includes an inventory perk, for perk_not_allocated.
+    let perk = server_stub::perks::admin::create_perk(
+        &f.db.pool,
+        &server_stub::perks::admin::NewPerk {
+            organization_id: f.org_id,
+            name: "VIP Parking".into(),
+            description: String::new(),
+            kind: "benefit".into(),
+            category: String::new(),
+            requires_inventory: true,
+            inventory_total: Some(10),
+            block_size: None,
+            metadata: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let perk: Uuid = serde_json::from_value(perk["perkId"].clone())?;
+    let perk_pkg = admin::create_package(
+        &f.db.pool,
+        &admin::NewPackage {
+            event_id: ev,
+            name: "One with parking".into(),
+            ticket_count: one.ticket_count,
+            price: one.price,
+            display_order: 9,
+            active_from: None,
+            active_to: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let perk_pkg = Pkg {
+        id: serde_json::from_value(perk_pkg["packageId"].clone())?,
+        name: "One with parking".into(),
+        ticket_count: one.ticket_count,
+        price: one.price,
+    };
+    server_stub::perks::admin::add_package_perk(
+        &f.db.pool,
+        &server_stub::perks::admin::AddPackagePerk {
+            package_id: perk_pkg.id,
+            perk_id: perk,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let vkey = f.device.validation_key.clone();
+
     let mut cases: Vec<(EntryCode, EntryKind, Value)> = vec![];
     let d = &mut f.device;
     let sale =
@@ -111,6 +160,19 @@ async fn every_rejection_code_is_answered_stored_with_its_payload_and_never_bloc
         sale(d, ev, &one, &|v| v["ticketCount"] = json!("five")),
     );
     push(EntryCode::UnknownEvent, sale(d, other_ev, &one, &nop));
+    // A perk unit from an allocation that is not this RSU's (with a genuine claim code).
+    push(
+        EntryCode::PerkNotAllocated,
+        sale(d, ev, &perk_pkg, &|v| {
+            let vn = rsu_core::validation::ValidationNumber::parse(
+                v["validationNumber"].as_str().unwrap_or(""),
+            )
+            .unwrap();
+            let code = rsu_core::perk::ClaimCode::issue(&vkey, &vn, 1, perk);
+            v["perks"] = json!([{"perkId": perk, "perkAllocationId": Uuid::now_v7(),
+                                 "perkName": "VIP Parking", "claimCode": code.to_string()}]);
+        }),
+    );
     push(EntryCode::UnknownEvent, sale(d, Uuid::now_v7(), &one, &nop));
     push(
         EntryCode::EventNotActive,

@@ -11,7 +11,11 @@ use serde_json::json;
 use super::{check_time, reject, Batch, CriticalInsert, Reject, ReleaseApply};
 
 impl<'p> Batch<'_, 'p> {
-    pub(super) fn void(&mut self, v: &'p VoidPayload) -> Result<Vec<String>, Reject> {
+    pub(super) fn void(
+        &mut self,
+        e: &JournalEntry,
+        v: &'p VoidPayload,
+    ) -> Result<Vec<String>, Reject> {
         let kind = EntryKind::Void;
         if v.reason.trim().is_empty() {
             return Err(reject(
@@ -58,7 +62,7 @@ impl<'p> Batch<'_, 'p> {
         }
         self.voided.insert(v.local_id);
         self.plan.voids.push(v);
-        Ok(vec![])
+        Ok(self.void_perks(e, v, ev.id))
     }
 
     pub(super) fn reprint(

@@ -24,6 +24,7 @@ impl<'p> Batch<'_, 'p> {
     ) -> Result<Vec<String>, Reject> {
         check_time(EntryKind::Sale, "soldAt", &s.sold_at)?;
         let vn = self.check_sale(s)?;
+        let perks = self.check_perks(s, &vn)?;
         let late = self.ctx.received_at > self.event_of(s.event_id)?.effective_end();
         let flags = if late {
             vec![FLAG_LATE.to_string()]
@@ -50,6 +51,7 @@ impl<'p> Batch<'_, 'p> {
                 order_id: s.local_id,
             });
         }
+        self.record_perks(perks);
         self.validation_numbers.insert(vn.clone());
         self.sale_seqs.insert(s.sale_seq);
         self.orders.insert(

@@ -21,6 +21,8 @@ use serde_json::json;
 
 use crate::ingest::snapshot::{EventPackage, EventRow};
 
+mod perks;
+
 fn id(n: u128) -> Uuid {
     Uuid::from_u128(n)
 }
@@ -63,6 +65,18 @@ const SELLER: u128 = 40;
 const SUPERVISOR: u128 = 41;
 const CLOSED_SHIFT: u128 = 70;
 const USED_ENTRY_ID: u128 = 80;
+/// A 5-ticket package of EV that includes PERK_INV then PERK_FREE (tests/perks.rs).
+const PKG_PERKS: u128 = 14;
+/// An inventory perk of ORG.
+const PERK_INV: u128 = 90;
+/// A perk of ORG without inventory.
+const PERK_FREE: u128 = 91;
+/// This RSU's allocation of PERK_INV for EV: 2 units, 1 issued.
+const PALLOC: u128 = 95;
+/// This RSU's allocation of PERK_INV for EV, released.
+const PALLOC_RELEASED: u128 = 96;
+/// This RSU's allocation of PERK_INV for EV_CLOSED_EARLY.
+const PALLOC_OTHER_EVENT: u128 = 97;
 
 fn key() -> ValidationKey {
     ValidationKey::new(b"plan table test key")
@@ -221,6 +235,7 @@ impl Fx {
             shift_ids: [id(CLOSED_SHIFT)].into_iter().collect(),
             ..Snapshot::default()
         };
+        perks::add_to(&mut snap);
         if let Some(ev) = snap.events.get_mut(&id(EV_CLOSED_EARLY)) {
             ev.sales_closed_at = Some(t("2026-06-28T10:00:00Z"));
         }
@@ -1021,6 +1036,15 @@ fn the_plan_table() {
             vec![rejected(UnknownOperator)],
         ),
         // ---- allocation releases ----
+        (
+            "a second unit from a perk allocation with one unit left: perk_not_allocated",
+            |f| {
+                f.push_perk_sale(|_| {});
+                f.push_perk_sale(|_| {});
+            },
+            None,
+            vec![applied(), rejected(PerkNotAllocated)],
+        ),
         (
             "a release of an allocation that is not this RSU's: unknown_allocation",
             |f| {

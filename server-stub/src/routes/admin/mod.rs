@@ -24,6 +24,7 @@ mod keys;
 mod operators;
 mod organizations;
 mod packages;
+mod perks;
 mod prizes;
 mod rsus;
 mod seeds;
@@ -81,6 +82,12 @@ pub fn router() -> Router<AppState> {
             post(seeds::venue_jurisdiction),
         )
         .route("/v1/admin/addresses", post(seeds::address))
+        .route("/v1/admin/perks", post(perks::create))
+        .route("/v1/admin/perks/list", post(perks::list))
+        .route("/v1/admin/packages/perks", post(perks::add_to_package))
+        .route("/v1/admin/perks/allocate", post(perks::allocate))
+        .route("/v1/admin/perks/claim", post(perks::claim))
+        .route("/v1/admin/perks/report", post(perks::report))
 }
 
 /// The name recorded as who did it (resolved by, confirmed by, drawn by): a user's display name;
