@@ -13,8 +13,8 @@ use rsu_core::payload::{PaymentMethod, ShiftClosePayload};
 use rsu_core::printer_status::PrinterCondition;
 use rsu_print::{
     compose_sale, compose_test_page, compose_z_report, PaperWidth, PrintError, PrintFailure,
-    PrintJob, PrintReport, PrintWorker, PrinterConfig, SaleReceipt, TestPage, TransportConfig,
-    ZPackageLine, ZRangeUse, ZReport,
+    PrintJob, PrintReport, PrintWorker, PrinterConfig, ReceiptPerk, SaleReceipt, TestPage,
+    TransportConfig, ZPackageLine, ZRangeUse, ZReport,
 };
 use rsu_store::{ReceiptContext, Sale, Store, StoreError};
 use std::path::{Path, PathBuf};
@@ -101,6 +101,8 @@ pub fn sale_receipt(
 ) -> SaleReceipt {
     let (draw_at, draw_tz) = venue_time(ctx.draw_time, &ctx.timezone);
     let (issued_at, tz) = venue_time(sale.sold_at, &ctx.timezone);
+    // What the jurisdiction adds beyond DESIGN §5, each only when required.
+    let extras = ctx.required_extras();
     SaleReceipt {
         organization_name: ctx.organization_name.clone(),
         licence_number: ctx.license_number.clone(),
@@ -132,6 +134,17 @@ pub fn sale_receipt(
         claim_deadline: ctx.jurisdiction.claim_deadline.clone(),
         responsible_gaming_text: ctx.jurisdiction.responsible_gaming_text.clone(),
         reprint,
+        perks: sale
+            .perks
+            .iter()
+            .map(|p| ReceiptPerk {
+                name: p.perk_name.clone(),
+                claim_code: p.claim_code.clone(),
+            })
+            .collect(),
+        licensee_address: extras.licensee_address,
+        organization_phone: extras.organization_phone,
+        venue_name: extras.venue_name,
     }
 }
 

@@ -11,10 +11,18 @@ pub fn sale_text(sale: &Sale, ctx: &ReceiptContext, reprint: Option<u32>) -> Str
     if let Some(n) = reprint {
         out.push_str(&format!("*** REPRINT {n} ***\n"));
     }
+    let extras = ctx.required_extras();
     out.push_str(&format!(
-        "{}\nLicence {}\n{}\n",
-        ctx.organization_name, ctx.license_number, line
+        "{}\nLicence {}\n",
+        ctx.organization_name, ctx.license_number
     ));
+    for l in &extras.licensee_address {
+        out.push_str(&format!("{l}\n"));
+    }
+    if let Some(phone) = &extras.organization_phone {
+        out.push_str(&format!("Tel. {phone}\n"));
+    }
+    out.push_str(&format!("{line}\n"));
     let (draw_at, draw_tz) = rsu_print::venue_time(ctx.draw_time, &ctx.timezone);
     let (issued_at, issued_tz) = rsu_print::venue_time(sale.sold_at, &ctx.timezone);
     out.push_str(&format!(
@@ -24,6 +32,9 @@ pub fn sale_text(sale: &Sale, ctx: &ReceiptContext, reprint: Option<u32>) -> Str
         draw_at.format("%Y-%m-%d %H:%M"),
         draw_tz
     ));
+    if let Some(venue) = &extras.venue_name {
+        out.push_str(&format!("Venue {venue}\n"));
+    }
     out.push_str(&format!("{}\n", line));
     out.push_str(&format!(
         "{} ({} tickets)  {}\n",
@@ -42,6 +53,14 @@ pub fn sale_text(sale: &Sale, ctx: &ReceiptContext, reprint: Option<u32>) -> Str
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     ));
+    for p in &sale.perks {
+        out.push_str(&format!(
+            "Perk: {}\n  {} {}\n",
+            p.perk_name,
+            rsu_print::CLAIM_AT_THE_DESK,
+            p.claim_code
+        ));
+    }
     out.push_str(&format!("Validation: {}\n", sale.validation_number));
     out.push_str(&format!("{}\n", line));
     out.push_str(&format!(

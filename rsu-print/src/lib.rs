@@ -40,7 +40,8 @@ pub use config::{FlowControl, PrinterConfig, TransportConfig};
 pub use error::{PrintError, ReceiptError};
 pub use receipt::{
     check_complete, claim_line, compose_sale, compose_test_page, compose_z_report,
-    required_fields_missing, DrawerPin, SaleReceipt, TestPage, ZPackageLine, ZRangeUse, ZReport,
+    required_fields_missing, DrawerPin, ReceiptPerk, SaleReceipt, TestPage, ZPackageLine,
+    ZRangeUse, ZReport, CLAIM_AT_THE_DESK,
 };
 pub use status::{PrinterStatus, PrinterWarning};
 pub use venue::venue_time;

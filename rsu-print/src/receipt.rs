@@ -85,7 +85,32 @@ pub struct SaleReceipt {
     /// `Some(n)` for the n-th reprint of this sale: the receipt says `REPRINT n`.
     #[serde(default)]
     pub reprint: Option<u32>,
+    /// The perks the sale issued, in order, each printed with its one-time claim code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perks: Vec<ReceiptPerk>,
+    /// The licensee's address, one entry per line, printed under the licence when a
+    /// jurisdiction requires it (`licenseeAddress`); empty prints nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licensee_address: Vec<String>,
+    /// The organization's phone, printed under the address when required (`organizationPhone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_phone: Option<String>,
+    /// The venue, printed under the event when required (`venueName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue_name: Option<String>,
 }
+
+/// A perk on a sale receipt: its name and the code the desk takes to hand it over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptPerk {
+    pub name: String,
+    /// E.g. `RSU001-2026-000123-P1-7KQF9M` (printable ASCII).
+    pub claim_code: String,
+}
+
+/// The label before a perk's claim code.
+pub const CLAIM_AT_THE_DESK: &str = "Claim at the desk:";
 
 /// One package line of a Z report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,6 +305,16 @@ pub fn compose_sale(r: &SaleReceipt, width: PaperWidth) -> Result<Vec<u8>, Recei
     d.para(&r.organization_name, "organizationName")?;
     d.bold(false)?;
     d.para(&format!("Licence {}", r.licence_number), "licenceNumber")?;
+    for line in r.licensee_address.iter().filter(|l| !l.trim().is_empty()) {
+        d.para(line, "licenseeAddress")?;
+    }
+    if let Some(phone) = r
+        .organization_phone
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+    {
+        d.para(&format!("Tel. {}", phone.trim()), "organizationPhone")?;
+    }
     d.blank()?;
     d.bold(true)?;
     d.size(1, 2)?;
@@ -287,6 +322,9 @@ pub fn compose_sale(r: &SaleReceipt, width: PaperWidth) -> Result<Vec<u8>, Recei
     d.size(1, 1)?;
     d.bold(false)?;
     d.para(&format!("Event {}", r.event_id), "eventId")?;
+    if let Some(venue) = r.venue_name.as_deref().filter(|v| !v.trim().is_empty()) {
+        d.para(&format!("Venue {}", venue.trim()), "venueName")?;
+    }
     d.para(
         &format!(
             "Draw {} {}",
@@ -320,6 +358,21 @@ pub fn compose_sale(r: &SaleReceipt, width: PaperWidth) -> Result<Vec<u8>, Recei
         d.kv("Paid", &paid, "payment")?;
     }
     d.rule()?;
+    if !r.perks.is_empty() {
+        for p in &r.perks {
+            d.bold(true)?;
+            d.kv("Perk", &p.name, "perks")?;
+            d.bold(false)?;
+            if !p.claim_code.is_ascii() || p.claim_code.trim().is_empty() {
+                return Err(ReceiptError::Inconsistent {
+                    field: "perks",
+                    reason: format!("claim code {:?} is not printable ASCII", p.claim_code),
+                });
+            }
+            d.kv(CLAIM_AT_THE_DESK, &p.claim_code, "perks")?;
+        }
+        d.rule()?;
+    }
 
     d.align(JustifyMode::CENTER)?;
     d.bold(true)?;

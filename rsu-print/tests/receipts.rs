@@ -467,3 +467,69 @@ fn the_claim_line_never_reads_claim_by_claim() {
     assert!(text.contains("Claim within 90 days of the draw"), "{text}");
     assert!(!text.contains("Claim by Claim"), "{text}");
 }
+
+#[test]
+fn perks_print_with_their_claim_codes_in_order_on_the_sale_and_its_reprint() {
+    let mut r = sale();
+    r.perks = vec![
+        rsu_print::ReceiptPerk {
+            name: "VIP Parking".into(),
+            claim_code: "RSU001-2026-000123-P1-7KQF9M".into(),
+        },
+        rsu_print::ReceiptPerk {
+            name: "Team Scarf".into(),
+            claim_code: "RSU001-2026-000123-P2-3HX0AB".into(),
+        },
+    ];
+    for reprint in [None, Some(1)] {
+        r.reprint = reprint;
+        for w in WIDTHS {
+            let text = flat_text(&compose_sale(&r, w).unwrap());
+            let first = text.find("VIP Parking").expect("the first perk");
+            let code1 = text.find("RSU001-2026-000123-P1-7KQF9M").expect("its code");
+            let second = text.find("Team Scarf").expect("the second perk");
+            let code2 = text.find("RSU001-2026-000123-P2-3HX0AB").expect("its code");
+            assert!(first < code1 && code1 < second && second < code2, "{text}");
+            assert_eq!(
+                text.matches(rsu_print::CLAIM_AT_THE_DESK).count(),
+                2,
+                "{}: {text}",
+                w.label()
+            );
+        }
+    }
+    // Without perks the receipt is as it always was (the golden transcripts hold that too).
+    let plain = flat_text(&compose_sale(&sale(), PaperWidth::Mm80).unwrap());
+    assert!(!plain.contains("Perk") && !plain.contains(rsu_print::CLAIM_AT_THE_DESK));
+}
+
+#[test]
+fn address_phone_and_venue_print_only_when_given() {
+    let plain = flat_text(&compose_sale(&sale(), PaperWidth::Mm80).unwrap());
+    assert!(
+        !plain.contains("Tel.") && !plain.contains("Venue"),
+        "{plain}"
+    );
+    let mut r = sale();
+    r.licensee_address = vec!["12 Harbour Road".into(), "Portsmouth PO1 2AB".into()];
+    r.organization_phone = Some("+44 23 9200 0000".into());
+    r.venue_name = Some("Fratton Park".into());
+    for w in WIDTHS {
+        let lines: Vec<String> = decode(&compose_sale(&r, w).unwrap())
+            .lines
+            .iter()
+            .map(|l| l.trim().to_string())
+            .collect();
+        let at = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l == needle)
+                .unwrap_or_else(|| panic!("{needle:?} not a line of {lines:#?}"))
+        };
+        let licence = at("Licence L-2026-0042");
+        assert_eq!(at("12 Harbour Road"), licence + 1);
+        assert_eq!(at("Portsmouth PO1 2AB"), licence + 2);
+        assert_eq!(at("Tel. +44 23 9200 0000"), licence + 3);
+        assert_eq!(at("Venue Fratton Park"), at("Event EVT-2026-0007") + 1);
+    }
+}

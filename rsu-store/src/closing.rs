@@ -1,13 +1,14 @@
 //! Closing the device for an event (DESIGN §4 "At device close, unused ranges are released"):
 //! every open shift closes with its Z report, the unused part of every range this device sells
-//! from is given back as an `allocation_release` entry, and the event is marked closed so no
+//! from is given back as an `allocation_release` entry (and the unissued units of every perk
+//! allocation as a `perk_release` entry), and the event is marked closed so no
 //! sale follows, whatever the clock says. A supervisor closes it on the kiosk or with
 //! `rsu-app close`; a `close` command from the server (event → `sales_closed`) does the same
 //! once the last receipt is confirmed.
 
 use chrono::{DateTime, Utc};
 use rsu_core::journal::EntryKind;
-use rsu_core::payload::ShiftClosePayload;
+use rsu_core::payload::{PerkReleasePayload, ShiftClosePayload};
 use rusqlite::{params, Transaction};
 use serde::Serialize;
 use serde_json::json;
@@ -27,6 +28,8 @@ pub struct CloseReport {
     /// The ranges given back, `(first, last)`.
     pub released: Vec<(i64, i64)>,
     pub numbers_released: i64,
+    /// The perk units given back, one `perk_release` entry each (issue 14).
+    pub perks_released: Vec<PerkReleasePayload>,
     /// The Z reports of the shifts closed on the way.
     pub shifts_closed: Vec<ShiftClosePayload>,
     /// Journal entries still to reach the server (the daemon pushes them).
@@ -186,6 +189,7 @@ fn close_tx(
     // The unused part of every range is given back; a withheld range is not this device's to
     // release (an earlier database of the RSU may have sold from it).
     let mut released = Vec::new();
+    let mut perks_released = Vec::new();
     let mut event_ids = Vec::new();
     for ev in events {
         let ids: Vec<String> = {
@@ -201,6 +205,8 @@ fn close_tx(
                 released.push(range);
             }
         }
+        // Beside the numbers, the perk units not issued go back (issued + released = quantity).
+        perks_released.extend(crate::perks::release_perks_tx(tx, now, ev)?);
         tx.execute(
             "UPDATE events SET closed_at = ?2, closed_by = ?3 WHERE id = ?1",
             params![ev, ts(&now), by.map(|b| b.to_string())],
@@ -231,6 +237,7 @@ fn close_tx(
         event_ids,
         released,
         numbers_released,
+        perks_released,
         shifts_closed,
         entries_to_sync: 0,
     })

@@ -183,10 +183,13 @@ fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result
     let org = &cfg.organization;
     Currency::new(&org.primary_currency).map_err(|e| StoreError::Invalid(e.to_string()))?;
     tx.execute(
-        "INSERT INTO organization (id, org_id, name, license_number, primary_currency, validation_prefix) VALUES (1, ?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO organization (id, org_id, name, license_number, primary_currency, validation_prefix, address, phone)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, name = excluded.name, license_number = excluded.license_number,
-             primary_currency = excluded.primary_currency, validation_prefix = excluded.validation_prefix",
-        params![org.id.to_string(), org.name, org.license_number, org.primary_currency, org.rsu_settings.validation_number_prefix],
+             primary_currency = excluded.primary_currency, validation_prefix = excluded.validation_prefix,
+             address = excluded.address, phone = excluded.phone",
+        params![org.id.to_string(), org.name, org.license_number, org.primary_currency, org.rsu_settings.validation_number_prefix,
+                org.address, org.phone],
     )?;
     let config_json = serde_json::to_string(cfg).map_err(|e| StoreError::Invalid(e.to_string()))?;
     tx.execute(
@@ -239,6 +242,7 @@ fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result
                 ],
             )?;
         }
+        crate::perks::apply_event_perks(tx, ev)?;
     }
     let event_ids: Vec<String> = cfg.events.iter().map(|e| e.id.to_string()).collect();
     for a in &cfg.allocations {
@@ -260,6 +264,7 @@ fn apply(tx: &Transaction<'_>, cfg: &DeviceConfig, now: DateTime<Utc>) -> Result
             )?;
         }
     }
+    crate::perks::apply_perk_allocations(tx, &cfg.perk_allocations, now)?;
     // Validation numbers of earlier epochs (another database of this RSU) are never reissued.
     tx.execute(
         "UPDATE device SET sale_seq = max(sale_seq, ?1) WHERE id = 1",

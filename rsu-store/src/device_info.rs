@@ -46,7 +46,8 @@ impl Store {
         let mut rows = stmt.query([event.id.to_string()])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            let (_, p) = package_from_row(r)?;
+            let (_, mut p) = package_from_row(r)?;
+            p.perk_ids = crate::perks::package_perk_ids(self.connection(), p.id)?;
             if p.available_at(now) {
                 out.push(p);
             }

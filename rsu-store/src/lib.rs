@@ -16,6 +16,7 @@ pub mod draw_results;
 mod error;
 mod journal;
 mod people;
+mod perks;
 mod printer_status;
 mod privacy;
 mod receipt_qr;
@@ -34,10 +35,11 @@ pub use draw_results::{EventResults, TicketCheck, WinningTicket};
 pub use error::{LoginError, StoreError};
 pub use journal::{write_export_lines, EntryOutcome, SyncResult};
 pub use people::{lockout_minutes, Operator, Shift, LOCKOUT_MINUTES, MAX_PIN_ATTEMPTS};
+pub use perks::PerkAllocationStatus;
 pub use printer_status::PrinterReport;
 pub use privacy::{PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
 pub use receipt_qr::sign_receipt_qr;
-pub use sale::{PrintState, ReceiptContext, Sale, SaleRequest};
+pub use sale::{PrintState, ReceiptContext, RequiredReceiptExtras, Sale, SaleRequest};
 pub use status::{
     reset_database, AllocationStatus, StartupReport, Status, SyncCounts, VerifyReport,
 };
@@ -59,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/device/0006_receipt_qr.sql"),
     include_str!("../../migrations/device/0007_draw_results.sql"),
     include_str!("../../migrations/device/0008_pending_tickets.sql"),
+    include_str!("../../migrations/device/0009_perks.sql"),
 ];
 
 /// How long a writer waits for the other process before giving up.
@@ -163,6 +166,19 @@ impl Store {
                 supported: latest,
             });
         }
+        if current == latest {
+            return Ok(());
+        }
+        // A migration that rebuilds a table (0009 rebuilds the journal to widen a CHECK) must
+        // run with foreign keys off, which SQLite allows only outside a transaction; each
+        // migration checks them itself before it commits (SQLite's table-rebuild procedure).
+        self.conn.pragma_update(None, "foreign_keys", false)?;
+        let outcome = self.apply_migrations(current);
+        self.conn.pragma_update(None, "foreign_keys", true)?;
+        outcome
+    }
+
+    fn apply_migrations(&mut self, current: i64) -> Result<(), StoreError> {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let tx = self
                 .conn
@@ -173,6 +189,17 @@ impl Store {
                 continue;
             }
             tx.execute_batch(sql)?;
+            let broken: i64 =
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            if broken > 0 {
+                return Err(StoreError::Invalid(format!(
+                    "migration {} would leave {broken} rows pointing at rows that do not exist: \
+                     the database was not changed; keep it and report it",
+                    i + 1
+                )));
+            }
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
         }

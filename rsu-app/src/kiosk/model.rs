@@ -89,6 +89,8 @@ pub struct PackageView {
     pub name: String,
     pub tickets: String,
     pub price: String,
+    /// The perks a sale of the package includes, e.g. `VIP Parking + Team Scarf` (empty: none).
+    pub perks: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -78,9 +78,10 @@ pub fn parse_money(text: &str, currency: Currency) -> Option<i64> {
     whole.checked_mul(10i64.pow(exp))?.checked_add(frac_val)
 }
 
-/// A package as the sell screen's button shows it.
-pub fn package_view(p: &Package) -> PackageView {
+/// A package as the sell screen's button shows it, with the names of the perks it includes.
+pub fn package_view(p: &Package, perks: &[String]) -> PackageView {
     PackageView {
+        perks: perks.join(" + "),
         id: p.id.to_string(),
         name: p.name.clone(),
         tickets: if p.ticket_count == 1 {

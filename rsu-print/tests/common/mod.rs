@@ -49,6 +49,10 @@ pub fn sale() -> SaleReceipt {
         responsible_gaming_text:
             "Play responsibly. Must be 18 or older. Help: 1-800-522-4700.".into(),
         reprint: None,
+        perks: vec![],
+        licensee_address: vec![],
+        organization_phone: None,
+        venue_name: None,
     }
 }
 

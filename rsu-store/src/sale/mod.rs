@@ -12,7 +12,7 @@ use rsu_core::config::JurisdictionProfile;
 use rsu_core::draw::DrawNumber;
 use rsu_core::event::{EventState, Package};
 use rsu_core::money::{Currency, Money};
-use rsu_core::payload::{CustomerInfo, Payment, PaymentMethod};
+use rsu_core::payload::{CustomerInfo, IssuedPerk, Payment, PaymentMethod};
 use rsu_core::validation::ValidationNumber;
 use rusqlite::{params, OptionalExtension, Transaction};
 use uuid::Uuid;
@@ -91,6 +91,8 @@ pub struct Sale {
     pub print_error: Option<String>,
     pub voided_at: Option<DateTime<Utc>>,
     pub void_reason: Option<String>,
+    /// The perks the sale issued, in receipt order, with their claim codes (issue 14).
+    pub perks: Vec<IssuedPerk>,
 }
 
 /// Everything besides the sale that its receipt shows.
@@ -106,6 +108,75 @@ pub struct ReceiptContext {
     pub rsu_no: u32,
     pub operator_name: String,
     pub jurisdiction: JurisdictionProfile,
+    /// The licensee's postal address, lines separated by `\n` (None when none is on file).
+    pub organization_address: Option<String>,
+    pub organization_phone: Option<String>,
+    pub venue_name: Option<String>,
+}
+
+/// What a jurisdiction's `requiredReceiptFields` add to a receipt beyond DESIGN §5. Each is set
+/// only when the event's jurisdiction requires it, so a receipt prints exactly what is required
+/// (the operator's name, required or not, is printed on every receipt as before).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequiredReceiptExtras {
+    /// `licenseeAddress`: the organization's address, one entry per printed line.
+    pub licensee_address: Vec<String>,
+    /// `venueName`.
+    pub venue_name: Option<String>,
+    /// `organizationPhone`.
+    pub organization_phone: Option<String>,
+}
+
+/// The receipt fields a jurisdiction may require (server `jurisdictions::RECEIPT_FIELDS`), with
+/// how a refusal names each one when it has no value.
+pub(crate) const RECEIPT_FIELD_LABELS: [(&str, &str); 4] = [
+    ("licenseeAddress", "the licensee's address"),
+    ("venueName", "the venue name"),
+    ("operatorName", "the operator's name"),
+    ("organizationPhone", "the organization's phone number"),
+];
+
+/// The non-blank lines of an address as stored (`\n` between lines).
+pub(crate) fn address_lines(address: Option<&str>) -> Vec<String> {
+    address
+        .unwrap_or("")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn non_blank(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+}
+
+impl ReceiptContext {
+    /// Whether the event's jurisdiction requires `field` (`licenseeAddress`, `venueName`,
+    /// `operatorName` or `organizationPhone`) on the receipt.
+    pub fn requires(&self, field: &str) -> bool {
+        self.jurisdiction
+            .required_receipt_fields
+            .iter()
+            .any(|f| f == field)
+    }
+
+    /// The extra receipt lines the jurisdiction requires (see [`RequiredReceiptExtras`]).
+    pub fn required_extras(&self) -> RequiredReceiptExtras {
+        RequiredReceiptExtras {
+            licensee_address: if self.requires("licenseeAddress") {
+                address_lines(self.organization_address.as_deref())
+            } else {
+                Vec::new()
+            },
+            venue_name: non_blank(&self.venue_name).filter(|_| self.requires("venueName")),
+            organization_phone: non_blank(&self.organization_phone)
+                .filter(|_| self.requires("organizationPhone")),
+        }
+    }
 }
 
 struct EventRow {
@@ -216,6 +287,7 @@ fn sale_from_row(conn: &rusqlite::Connection, r: &rusqlite::Row<'_>) -> Result<S
             .map(|s| parse_ts(&s))
             .transpose()?,
         void_reason: r.get(22)?,
+        perks: crate::perks::sale_perks(conn, &id)?,
     })
 }
 
@@ -277,15 +349,17 @@ fn receipt_context_of(
     conn: &rusqlite::Connection,
     sale: &Sale,
 ) -> Result<ReceiptContext, StoreError> {
-    let (org, licence): (String, String) = conn.query_row(
-        "SELECT name, license_number FROM organization WHERE id = 1",
+    type OrgRow = (String, String, Option<String>, Option<String>);
+    let (org, licence, address, phone): OrgRow = conn.query_row(
+        "SELECT name, license_number, address, phone FROM organization WHERE id = 1",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
-    let (name, ident, draw, tz, jur): (String, String, String, String, String) = conn.query_row(
-        "SELECT name, identifier, draw_time, timezone, jurisdiction_json FROM events WHERE id = ?1",
+    type EventFacts = (String, String, String, String, String, Option<String>);
+    let (name, ident, draw, tz, jur, venue): EventFacts = conn.query_row(
+        "SELECT name, identifier, draw_time, timezone, jurisdiction_json, venue_name FROM events WHERE id = ?1",
         [sale.event_id.to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
     )?;
     let (rsu_name, rsu_no): (String, u32) =
         conn.query_row("SELECT name, rsu_no FROM device WHERE id = 1", [], |r| {
@@ -311,5 +385,8 @@ fn receipt_context_of(
         operator_name,
         jurisdiction: serde_json::from_str(&jur)
             .map_err(|e| StoreError::Invalid(format!("jurisdiction profile: {e}")))?,
+        organization_address: address,
+        organization_phone: phone,
+        venue_name: venue,
     })
 }

@@ -1,6 +1,7 @@
 //! Selling: one `BEGIN IMMEDIATE` transaction gathers the `SaleContext`, calls `check_sale`,
-//! takes draw numbers across allocations, makes the validation number and writes the sale,
-//! its numbers and its journal entry.
+//! takes the package's perks (`perks.rs`) and draw numbers across allocations, makes the
+//! validation number and the perks' claim codes, and writes the sale, its numbers, its perks and
+//! its journal entry.
 
 use chrono::{DateTime, Datelike, Utc};
 use rsu_core::config::JurisdictionProfile;
@@ -13,11 +14,12 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use uuid::Uuid;
 
 use super::{
-    load_event, load_sale, package_from_row, receipt_context_of, unresolved_sale, ReceiptContext,
-    Sale, SaleRequest, PACKAGE_COLUMNS,
+    address_lines, load_event, load_sale, package_from_row, receipt_context_of, unresolved_sale,
+    ReceiptContext, Sale, SaleRequest, PACKAGE_COLUMNS, RECEIPT_FIELD_LABELS,
 };
 use crate::journal::{append, last_entry_time};
 use crate::people::open_shift_tx;
+use crate::perks::{claim_codes, record_sale_perks, take_perks};
 use crate::session::{open_shift_of, session_operator};
 use crate::{parse_ts, parse_uuid, ts, Store, StoreError};
 
@@ -48,24 +50,28 @@ fn offline_exposure(tx: &Transaction<'_>) -> Result<(u64, Option<DateTime<Utc>>)
     Ok((tickets as u64, oldest.map(|s| parse_ts(&s)).transpose()?))
 }
 
-/// The fields DESIGN §5 requires that come from configuration; empty ones refuse the sale.
+/// The fields DESIGN §5 requires that come from configuration, and those the event's
+/// jurisdiction adds (`requiredReceiptFields`); empty ones refuse the sale. `operator` is the
+/// selling operator (`operatorName`).
 fn missing_receipt_fields(
     tx: &Transaction<'_>,
     event_id: &str,
     j: &JurisdictionProfile,
-) -> Result<Vec<&'static str>, StoreError> {
-    let (org, licence): (String, String) = tx
+    operator: Option<Uuid>,
+) -> Result<Vec<String>, StoreError> {
+    type OrgRow = (String, String, Option<String>, Option<String>);
+    let (org, licence, address, phone): OrgRow = tx
         .query_row(
-            "SELECT name, license_number FROM organization WHERE id = 1",
+            "SELECT name, license_number, address, phone FROM organization WHERE id = 1",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?
         .ok_or(StoreError::NotEnrolled)?;
-    let (name, ident): (String, String) = tx.query_row(
-        "SELECT name, identifier FROM events WHERE id = ?1",
+    let (name, ident, venue): (String, String, Option<String>) = tx.query_row(
+        "SELECT name, identifier, venue_name FROM events WHERE id = ?1",
         [event_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     let mut missing = Vec::new();
     for (value, label) in [
@@ -78,7 +84,40 @@ fn missing_receipt_fields(
         (&j.responsible_gaming_text, "the responsible-gaming line"),
     ] {
         if value.trim().is_empty() {
-            missing.push(label);
+            missing.push(label.to_string());
+        }
+    }
+    let operator_name: Option<String> = match operator {
+        Some(id) => tx
+            .query_row(
+                "SELECT name FROM operators WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?,
+        None => None,
+    };
+    for field in &j.required_receipt_fields {
+        let value = match field.as_str() {
+            "licenseeAddress" => address_lines(address.as_deref()).join("\n"),
+            "venueName" => venue.clone().unwrap_or_default(),
+            "operatorName" => operator_name.clone().unwrap_or_default(),
+            "organizationPhone" => phone.clone().unwrap_or_default(),
+            other => {
+                // A field a newer server requires that this kiosk cannot print: strict, as
+                // DESIGN §5 asks, rather than a receipt without it.
+                missing.push(format!(
+                    "the {other} field (this kiosk cannot print it yet: update the kiosk software)"
+                ));
+                continue;
+            }
+        };
+        if value.trim().is_empty() {
+            let label = RECEIPT_FIELD_LABELS
+                .iter()
+                .find(|(f, _)| f == field)
+                .map_or("a required field", |(_, l)| l);
+            missing.push(label.to_string());
         }
     }
     Ok(missing)
@@ -241,7 +280,7 @@ impl Store {
             offline_forbidden: !event.jurisdiction.offline_sales_allowed && !online,
         };
         check_sale(&ctx)?;
-        let missing = missing_receipt_fields(&tx, &event_id, &event.jurisdiction)?;
+        let missing = missing_receipt_fields(&tx, &event_id, &event.jurisdiction, operator)?;
         if !missing.is_empty() {
             return Err(SaleRefusal::ReceiptIncomplete(missing.join(", ")).into());
         }
@@ -258,6 +297,9 @@ impl Store {
             Some(id) => Some(id),
             None => Some(open_shift_tx(&tx, now, operator, 0)?),
         };
+        // One unit of each perk of the package, or the whole sale is refused (and the
+        // transaction, dropped, writes nothing).
+        let perks = take_perks(&tx, &event_id, &package)?;
         let (numbers, segments) = take_numbers(&tx, &event_id, package.ticket_count)?;
 
         let (rsu_no, key_hex, sale_seq): (u32, String, u64) = tx.query_row(
@@ -273,15 +315,16 @@ impl Store {
         )?;
         let key =
             ValidationKey::from_hex(&key_hex).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let vn = ValidationNumber::issue(&key, &prefix, rsu_no, now.year(), sale_seq)
-            .map_err(|e| StoreError::Invalid(e.to_string()))?
-            .to_string();
+        let number = ValidationNumber::issue(&key, &prefix, rsu_no, now.year(), sale_seq)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let vn = number.to_string();
+        let perks = claim_codes(&key, &number, perks);
 
         let total = package.price; // A package price is the price of the whole package.
         let id = rsu_core::ids::new_id();
         let customer = req.customer.clone().filter(|c| !c.is_empty());
         let payload = SalePayload {
-            perks: vec![],
+            perks: perks.clone(),
             local_id: id,
             event_id: parse_uuid(&event_id)?,
             allocation_id: segments
@@ -334,6 +377,7 @@ impl Store {
                 }
             }
         }
+        record_sale_perks(&tx, id, &perks)?;
         tx.execute(
             "UPDATE session SET last_activity_at = ?1 WHERE id = 1",
             [ts(&now)],

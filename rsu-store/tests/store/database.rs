@@ -19,11 +19,11 @@ fn the_store_uses_wal_full_sync_foreign_keys_and_a_versioned_schema() {
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "synchronous must be FULL (2)");
     assert_eq!(fk, 1);
-    assert_eq!(d.store.schema_version().unwrap(), 8);
+    assert_eq!(d.store.schema_version().unwrap(), 9);
     // Reopening applies nothing twice and keeps the data.
     drop(d.store);
     let s = Store::open(&d.path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 8);
+    assert_eq!(s.schema_version().unwrap(), 9);
     assert!(s.is_enrolled().unwrap());
 }
 
@@ -222,7 +222,7 @@ fn a_version_1_database_file_upgrades_in_place_and_keeps_its_data() {
     // can read, so make it owner-only as the store itself would have created it.
     set_mode(&path, 0o600);
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 8);
+    assert_eq!(s.schema_version().unwrap(), 9);
     let (no, epoch): (u32, i64) = s
         .connection()
         .query_row("SELECT rsu_no, epoch FROM device", [], |r| {

@@ -7,6 +7,7 @@ mod database;
 mod journal;
 mod lifecycle;
 mod operators;
+mod perks;
 mod sales;
 mod voids;
 

@@ -69,6 +69,7 @@ pub fn apply(window: &MainWindow, ev: &UiEvent) {
                     name: p.name.clone().into(),
                     tickets: p.tickets.clone().into(),
                     price: p.price.clone().into(),
+                    perks: p.perks.clone().into(),
                 })
                 .collect(),
         )),

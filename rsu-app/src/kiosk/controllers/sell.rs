@@ -10,8 +10,13 @@ use crate::kiosk::model::{SellOrder, UiEvent};
 use crate::kiosk::view::{package_view, sale_view, sentence};
 
 pub fn packages(d: &mut Device, emit: Emit<'_>) {
-    match d.store.packages_on_sale() {
-        Ok(list) => emit(UiEvent::Packages(list.iter().map(package_view).collect())),
+    let views = d.store.packages_on_sale().and_then(|list| {
+        list.iter()
+            .map(|p| Ok(package_view(p, &d.store.package_perk_names(p.id)?)))
+            .collect::<Result<Vec<_>, rsu_store::StoreError>>()
+    });
+    match views {
+        Ok(views) => emit(UiEvent::Packages(views)),
         Err(e) => emit(UiEvent::SaleRefused(sentence(&e))),
     }
 }
@@ -172,5 +177,111 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(demo.store().status().unwrap().sales, 0);
+    }
+
+    /// Gives the demo's 5-ticket package one `VIP Parking` (a single unit) and makes the
+    /// jurisdiction require the licensee's address, as a pulled configuration would.
+    fn with_one_vip_parking_and_an_address(demo: &Demo) -> uuid::Uuid {
+        use rsu_core::config::{DeviceConfig, PerkAllocationConfig, PerkConfig};
+        let mut store = demo.store();
+        let json: String = store
+            .connection()
+            .query_row("SELECT config_json FROM settings", [], |r| r.get(0))
+            .unwrap();
+        let mut c: DeviceConfig = serde_json::from_str(&json).unwrap();
+        c.version += 1;
+        let vip = uuid::Uuid::from_u128(0x9001);
+        let event = &mut c.events[0];
+        event.perks = vec![PerkConfig {
+            id: vip,
+            name: "VIP Parking".into(),
+            description: String::new(),
+            kind: "benefit".into(),
+            category: "parking".into(),
+            requires_inventory: true,
+        }];
+        event.jurisdiction.required_receipt_fields = vec!["licenseeAddress".into()];
+        let five = event
+            .packages
+            .iter_mut()
+            .find(|p| p.ticket_count == 5)
+            .unwrap();
+        five.perk_ids = vec![vip];
+        let five = five.id;
+        c.perk_allocations = vec![PerkAllocationConfig {
+            id: uuid::Uuid::from_u128(0x9101),
+            perk_id: vip,
+            event_id: c.events[0].id,
+            quantity: 1,
+            state: "active".into(),
+        }];
+        c.organization.address = Some("12 Harbour Road\nPortsmouth PO1 2AB".into());
+        assert!(store.apply_config(&c).unwrap());
+        five
+    }
+
+    #[test]
+    fn a_package_shows_its_perk_prints_its_claim_code_and_when_none_is_left_says_so() {
+        let demo = demo();
+        let five = with_one_vip_parking_and_an_address(&demo);
+        let mut s = demo.service();
+        let events = run(
+            &mut s,
+            crate::kiosk::model::Command::Login {
+                pin: rsu_store::DEMO_SELLER_PIN.into(),
+            },
+        );
+        let packages = events
+            .iter()
+            .find_map(|e| match e {
+                UiEvent::Packages(p) => Some(p.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let shown: Vec<(&str, &str)> = packages
+            .iter()
+            .map(|p| (p.tickets.as_str(), p.perks.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("1 ticket", ""),
+                ("5 tickets", "VIP Parking"),
+                ("25 tickets", "")
+            ]
+        );
+        let printed = match &run(&mut s, order(&five.to_string()))[..] {
+            [UiEvent::SaleCommitted(_), UiEvent::SalePrinted(p)] => p.clone(),
+            other => panic!("{other:?}"),
+        };
+        let sale = demo.store().find_sale(&printed.validation_number).unwrap();
+        let code = &sale.perks[0].claim_code;
+        // The simulated printer's transcript of the receipt: the perk, its code, the address.
+        let text: String = std::fs::read_dir(&demo.sim)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".txt"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        for needle in [
+            "VIP Parking",
+            rsu_print::CLAIM_AT_THE_DESK,
+            code.as_str(),
+            "12 Harbour Road",
+            "Portsmouth PO1 2AB",
+        ] {
+            assert!(
+                text.contains(needle),
+                "{needle:?} not on the receipt:\n{text}"
+            );
+        }
+        // The only unit is gone: the next sale is refused with the store's sentence.
+        match &run(&mut s, order(&five.to_string()))[..] {
+            [UiEvent::SaleRefused(m)] => {
+                assert!(m.contains("VIP Parking") && m.contains("none left"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(demo.store().status().unwrap().sales, 1);
     }
 }
