@@ -63,6 +63,12 @@ pub async fn heartbeat(
         .execute(&st.pool)
         .await?;
     }
+    // The perk top-up runs here too (before the version is read): a device that sold its block
+    // learns from this answer that a new configuration with more units waits for it. Only a
+    // configuration pull would otherwise run it, and a device pulls only when the version moved.
+    if let Err(e) = crate::perks::topup::top_up(&st.pool, &dev).await {
+        tracing::warn!(rsu = %dev.rsu_id, error = %e, "perk top-up at a heartbeat failed");
+    }
     let version: i64 = sqlx::query_scalar("SELECT config_version FROM organizations WHERE id = $1")
         .bind(dev.organization_id)
         .fetch_one(&st.pool)
