@@ -11,7 +11,7 @@
 use std::fmt;
 use uuid::Uuid;
 
-use crate::validation::{ValidationKey, ValidationNumber, CROCKFORD};
+use crate::validation::{read_crockford, ValidationKey, ValidationNumber};
 
 const TAG_LEN: usize = 6;
 
@@ -70,15 +70,7 @@ impl ClaimCode {
         if tag.len() != TAG_LEN {
             return Err(bad());
         }
-        let tag: String = tag
-            .chars()
-            .map(|c| match c {
-                'O' => Ok('0'),
-                'I' | 'L' => Ok('1'),
-                c if CROCKFORD.contains(&(c as u8)) => Ok(c),
-                _ => Err(bad()),
-            })
-            .collect::<Result<_, _>>()?;
+        let tag = read_crockford(tag).ok_or_else(bad)?;
         Ok(ClaimCode {
             sale: vn.body(),
             index,

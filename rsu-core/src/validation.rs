@@ -134,15 +134,7 @@ impl ValidationNumber {
         if tag.len() != TAG_LEN || rsu_no == 0 || seq == 0 {
             return Err(bad());
         }
-        let tag: String = tag
-            .chars()
-            .map(|c| match c {
-                'O' => Ok('0'),
-                'I' | 'L' => Ok('1'),
-                c if CROCKFORD.contains(&(c as u8)) => Ok(c),
-                _ => Err(bad()),
-            })
-            .collect::<Result<_, _>>()?;
+        let tag = read_crockford(tag).ok_or_else(bad)?;
         Ok(ValidationNumber {
             prefix: prefix.to_string(),
             rsu_no,
@@ -184,6 +176,19 @@ impl ValidationNumber {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+}
+
+/// An upper-case tag read the forgiving Crockford way (`O`→`0`, `I`/`L`→`1`); `None` when a
+/// character is not Crockford base32.
+pub(crate) fn read_crockford(tag: &str) -> Option<String> {
+    tag.chars()
+        .map(|c| match c {
+            'O' => Some('0'),
+            'I' | 'L' => Some('1'),
+            c if c.is_ascii() && CROCKFORD.contains(&(c as u8)) => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 fn body_text(prefix: &str, rsu_no: u32, year: i32, seq: u64) -> String {
