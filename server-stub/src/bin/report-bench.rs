@@ -53,51 +53,14 @@ async fn main() -> anyhow::Result<()> {
 async fn run(db: &TestDb, args: &Args) -> anyhow::Result<()> {
     let pool = &db.pool;
     let t0 = Instant::now();
-    let org = admin::create_organization(
-        pool,
-        &admin::NewOrganization {
-            name: "Bench Club".into(),
-            license_number: "LIC-B".into(),
-            currency: "USD".into(),
-            validation_number_prefix: "B".into(),
-            description: None,
-        },
-    )
-    .await
-    .map_err(e)?;
-    let org: Uuid = serde_json::from_value(org["organizationId"].clone())?;
     let per_rsu = args.tickets / args.rsus / 5 * 5; // tickets sold per RSU
     let range = per_rsu + per_rsu / 10; // numbers allocated per RSU
-    let now = chrono::Utc::now();
-    let ev = admin::create_event(
+    let (org, ev) = server_stub::testkit::bench_org_and_event(
         pool,
-        &admin::NewEvent {
-            organization_id: org,
-            venue_id: None,
-            name: "Stadium 50/50".into(),
-            event_identifier: "BENCH-REPORT".into(),
-            currency: None,
-            sales_start_time: now - chrono::Duration::hours(3),
-            sales_end_time: now + chrono::Duration::hours(3),
-            draw_time: now + chrono::Duration::hours(4),
-            max_tickets: i32::try_from(range * args.rsus + 10).context("too many tickets")?,
-            rsu_range_start: None,
-            rsu_range_end: None,
-            default_allocation_size: 100,
-            jackpot_seed_amount: 100_000,
-            jackpot_starting_amount: 0,
-            jackpot_percentage_bp: Some(5000),
-            price_lock: true,
-            offline_sales_allowed: true,
-            responsible_gaming_text: "x".into(),
-            claim_deadline: "x".into(),
-            rules_url: "x".into(),
-            description: None,
-        },
+        "BENCH-REPORT",
+        u64::try_from(range * args.rsus + 10).context("too many tickets")?,
     )
-    .await
-    .map_err(e)?;
-    let ev: Uuid = serde_json::from_value(ev["eventId"].clone())?;
+    .await?;
     let p = admin::create_package(
         pool,
         &admin::NewPackage {
