@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::io::Write;
 use uuid::Uuid;
 
+use crate::CachedSql;
 use crate::{parse_ts, ts, Store, StoreError};
 
 /// How the server answered one entry.
@@ -30,11 +31,11 @@ pub struct SyncResult {
 /// The epoch in force, the last seq and hash in it.
 pub(crate) fn chain_tail(tx: &Transaction<'_>) -> Result<(i64, u64, ChainHash), StoreError> {
     let epoch: i64 = tx
-        .query_row("SELECT epoch FROM device WHERE id = 1", [], |r| r.get(0))
+        .query_row_cached("SELECT epoch FROM device WHERE id = 1", [], |r| r.get(0))
         .optional()?
         .ok_or(StoreError::NotEnrolled)?;
     let last: Option<(u64, Vec<u8>)> = tx
-        .query_row(
+        .query_row_cached(
             "SELECT seq, hash FROM journal WHERE epoch = ?1 ORDER BY seq DESC LIMIT 1",
             [epoch],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -49,7 +50,7 @@ pub(crate) fn chain_tail(tx: &Transaction<'_>) -> Result<(i64, u64, ChainHash), 
 /// The latest `created_at` in the journal: a clock that goes back before it is not trusted.
 pub(crate) fn last_entry_time(tx: &Transaction<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
     let t: Option<String> =
-        tx.query_row("SELECT max(created_at) FROM journal", [], |r| r.get(0))?;
+        tx.query_row_cached("SELECT max(created_at) FROM journal", [], |r| r.get(0))?;
     t.map(|s| parse_ts(&s)).transpose()
 }
 
@@ -75,7 +76,7 @@ pub(crate) fn append(
     let entry = body.chain(prev)?;
     let text = String::from_utf8(canonical)
         .map_err(|_| StoreError::Invalid("canonical bytes are not UTF-8".into()))?;
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO journal (epoch, seq, entry_id, kind, created_at, body_json, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
@@ -261,7 +262,7 @@ impl Store {
             let entries = self.entries_from(epoch, 1)?;
             // The stored text must be exactly the canonical form of what it says.
             for e in &entries {
-                let stored: String = self.conn.query_row(
+                let stored: String = self.conn.query_row_cached(
                     "SELECT body_json FROM journal WHERE epoch = ?1 AND seq = ?2",
                     params![epoch, e.body.seq],
                     |r| r.get(0),

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::journal::{append, chain_tail, critical};
 use crate::session::{open_shift_of, session_operator};
+use crate::CachedSql;
 use crate::{parse_ts, parse_uuid, ts, LoginError, Store, StoreError};
 
 /// Wrong PINs in a row before the keypad locks.
@@ -63,7 +64,7 @@ impl Store {
         let now = self.now()?;
         let tx = self.begin()?;
         let (attempts, locked_until, lockouts): (u32, Option<String>, u32) = tx
-            .query_row(
+            .query_row_cached(
                 "SELECT failed_pin_attempts, locked_until, pin_lockouts FROM device WHERE id = 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -120,7 +121,7 @@ impl Store {
         }
         match matches.pop() {
             Some(op) => {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE device SET failed_pin_attempts = 0, locked_until = NULL, pin_lockouts = 0 WHERE id = 1",
                     [],
                 )?;
@@ -146,7 +147,7 @@ impl Store {
                     let lockouts = lockouts.saturating_add(1);
                     let minutes = lockout_minutes(lockouts);
                     let until = ts(&(now + Duration::minutes(minutes)));
-                    tx.execute(
+                    tx.execute_cached(
                         "UPDATE device SET failed_pin_attempts = 0, locked_until = ?1, pin_lockouts = ?2 WHERE id = 1",
                         params![&until, lockouts],
                     )?;
@@ -163,7 +164,7 @@ impl Store {
                     )?;
                     LoginError::LockedOut { until }
                 } else {
-                    tx.execute(
+                    tx.execute_cached(
                         "UPDATE device SET failed_pin_attempts = ?1 WHERE id = 1",
                         [attempts],
                     )?;
@@ -186,7 +187,7 @@ impl Store {
         let op = self.authenticate(pin, false)?;
         let now = self.now()?;
         let tx = self.begin()?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO session (id, operator_id, logged_in_at, last_activity_at) VALUES (1, ?1, ?2, ?2)
              ON CONFLICT (id) DO UPDATE SET operator_id = excluded.operator_id,
                  logged_in_at = excluded.logged_in_at, last_activity_at = excluded.last_activity_at",
@@ -214,7 +215,7 @@ impl Store {
     pub fn current_operator(&mut self) -> Result<Option<Operator>, StoreError> {
         let row: Option<(String, String, String, String)> = self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT o.id, o.name, o.role, o.pin_hash FROM session s JOIN operators o ON o.id = s.operator_id WHERE s.id = 1",
                 [],
                 operator_row,
@@ -254,7 +255,7 @@ impl Store {
         let tx = self.begin()?;
         let op = session_operator(&tx)?;
         if op.is_some() {
-            tx.execute("DELETE FROM session WHERE id = 1", [])?;
+            tx.execute_cached("DELETE FROM session WHERE id = 1", [])?;
             critical(
                 &tx,
                 now,
@@ -292,7 +293,7 @@ impl Store {
     pub fn shift(&self, id: Uuid) -> Result<Shift, StoreError> {
         let row: Option<(String, String, i64, String, Option<String>)> = self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT operator_id, opened_at, float_minor, currency, closed_at FROM shifts WHERE id = ?1",
                 [id.to_string()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
@@ -348,7 +349,7 @@ impl Store {
         z.closed_by = sup.id;
         append(&tx, EntryKind::ShiftClose, &z, now)?;
         let z_json = serde_json::to_string(&z).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE shifts SET closed_at = ?2, closed_by = ?3, z_report_json = ?4 WHERE id = ?1",
             params![shift.to_string(), ts(&now), sup.id.to_string(), z_json],
         )?;
@@ -364,7 +365,7 @@ pub(crate) fn open_shift_tx(
     float_minor: i64,
 ) -> Result<Uuid, StoreError> {
     let currency: String = tx
-        .query_row(
+        .query_row_cached(
             "SELECT primary_currency FROM organization WHERE id = 1",
             [],
             |r| r.get(0),
@@ -372,7 +373,7 @@ pub(crate) fn open_shift_tx(
         .optional()?
         .ok_or(StoreError::NotEnrolled)?;
     let id = rsu_core::ids::new_id();
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO shifts (id, operator_id, opened_at, float_minor, currency) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id.to_string(), op.to_string(), ts(&now), float_minor, currency],
     )?;
@@ -396,7 +397,7 @@ pub(crate) fn z_report(
     now: DateTime<Utc>,
 ) -> Result<ShiftClosePayload, StoreError> {
     let sid = shift.to_string();
-    let (op, opened, float_minor, currency): (String, String, i64, String) = tx.query_row(
+    let (op, opened, float_minor, currency): (String, String, i64, String) = tx.query_row_cached(
         "SELECT operator_id, opened_at, float_minor, currency FROM shifts WHERE id = ?1",
         [&sid],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -437,12 +438,13 @@ pub(crate) fn z_report(
             });
         }
     }
-    let sum =
-        |sql: &str| -> Result<i64, StoreError> { Ok(tx.query_row(sql, [&sid], |r| r.get(0))?) };
+    let sum = |sql: &str| -> Result<i64, StoreError> {
+        Ok(tx.query_row_cached(sql, [&sid], |r| r.get(0))?)
+    };
     let cash_sales = sum("SELECT coalesce(sum(total_minor), 0) FROM sales WHERE shift_id = ?1 AND payment_method = 'cash'")?;
     let card_sales = sum("SELECT coalesce(sum(total_minor), 0) FROM sales WHERE shift_id = ?1 AND payment_method = 'card'")?;
     let cash_voids = sum("SELECT coalesce(sum(total_minor), 0) FROM sales WHERE void_shift_id = ?1 AND payment_method = 'cash'")?;
-    let (first_seq, last_seq): (Option<u64>, Option<u64>) = tx.query_row(
+    let (first_seq, last_seq): (Option<u64>, Option<u64>) = tx.query_row_cached(
         "SELECT min(s), max(s) FROM (SELECT seq AS s FROM sales WHERE shift_id = ?1 UNION ALL SELECT void_seq FROM sales WHERE void_shift_id = ?1)",
         [&sid],
         |r| Ok((r.get(0)?, r.get(1)?)),

@@ -19,15 +19,16 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::journal::{append, critical};
+use crate::CachedSql;
 use crate::{parse_uuid, ts, Store, StoreError};
 
 /// Stores the event's perks and the perk list of each of its packages, replacing what an earlier
 /// configuration said (a configuration without perks leaves the event with none).
 pub(crate) fn apply_event_perks(tx: &Transaction<'_>, ev: &EventConfig) -> Result<(), StoreError> {
     let event = ev.id.to_string();
-    tx.execute("DELETE FROM perks WHERE event_id = ?1", [&event])?;
+    tx.execute_cached("DELETE FROM perks WHERE event_id = ?1", [&event])?;
     for p in &ev.perks {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO perks (event_id, id, name, description, kind, category, requires_inventory)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (event_id, id) DO UPDATE SET name = excluded.name, description = excluded.description,
@@ -36,12 +37,12 @@ pub(crate) fn apply_event_perks(tx: &Transaction<'_>, ev: &EventConfig) -> Resul
         )?;
     }
     for pkg in &ev.packages {
-        tx.execute(
+        tx.execute_cached(
             "DELETE FROM package_perks WHERE package_id = ?1",
             [pkg.id.to_string()],
         )?;
         for (i, perk) in pkg.perk_ids.iter().enumerate() {
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO package_perks (package_id, position, perk_id) VALUES (?1, ?2, ?3)",
                 params![pkg.id.to_string(), i as i64 + 1, perk.to_string()],
             )?;
@@ -62,7 +63,7 @@ pub(crate) fn apply_perk_allocations(
     for a in allocations {
         let event = a.event_id.to_string();
         let known: i64 =
-            tx.query_row("SELECT count(*) FROM events WHERE id = ?1", [&event], |r| {
+            tx.query_row_cached("SELECT count(*) FROM events WHERE id = ?1", [&event], |r| {
                 r.get(0)
             })?;
         if known == 0 {
@@ -83,7 +84,7 @@ pub(crate) fn apply_perk_allocations(
         }
         let released = a.state == "released";
         let existing: Option<(i64, i64, String)> = tx
-            .query_row(
+            .query_row_cached(
                 "SELECT quantity, issued, state FROM perk_allocations WHERE id = ?1",
                 [a.id.to_string()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -98,7 +99,7 @@ pub(crate) fn apply_perk_allocations(
                 } else {
                     "active"
                 };
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE perk_allocations SET quantity = ?2, state = ?3,
                             released_at = CASE WHEN ?3 = 'released' THEN coalesce(released_at, ?4) END
                       WHERE id = ?1",
@@ -117,7 +118,7 @@ pub(crate) fn apply_perk_allocations(
                 }
             }
             None => {
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO perk_allocations (id, perk_id, event_id, quantity, issued, state, received_at, released_at)
                      VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, CASE WHEN ?5 = 'released' THEN ?6 END)",
                     params![
@@ -207,7 +208,7 @@ pub(crate) fn take_perks(
                 }
                 .into());
             };
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE perk_allocations SET issued = issued + 1 WHERE id = ?1",
                 [&alloc],
             )?;
@@ -323,7 +324,7 @@ pub(crate) fn release_perks_tx(
             released: count(quantity - issued)?,
         };
         append(tx, EntryKind::PerkRelease, &payload, now)?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE perk_allocations SET state = 'released', released_at = ?2 WHERE id = ?1",
             params![id, ts(&now)],
         )?;

@@ -5,12 +5,12 @@
 use rusqlite::{OptionalExtension, Transaction};
 use uuid::Uuid;
 
-use crate::{parse_uuid, StoreError};
+use crate::{parse_uuid, CachedSql, StoreError};
 
 /// The logged-in operator, if any.
 pub(crate) fn session_operator(tx: &Transaction<'_>) -> Result<Option<Uuid>, StoreError> {
     let id: Option<String> = tx
-        .query_row("SELECT operator_id FROM session WHERE id = 1", [], |r| {
+        .query_row_cached("SELECT operator_id FROM session WHERE id = 1", [], |r| {
             r.get(0)
         })
         .optional()?;
@@ -23,7 +23,7 @@ pub(crate) fn open_shift_of(
     operator: Uuid,
 ) -> Result<Option<Uuid>, StoreError> {
     let id: Option<String> = tx
-        .query_row(
+        .query_row_cached(
             "SELECT id FROM shifts WHERE operator_id = ?1 AND closed_at IS NULL",
             [operator.to_string()],
             |r| r.get(0),

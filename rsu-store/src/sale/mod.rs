@@ -17,6 +17,7 @@ use rsu_core::validation::ValidationNumber;
 use rusqlite::{params, OptionalExtension, Transaction};
 use uuid::Uuid;
 
+use crate::CachedSql;
 use crate::{parse_ts, parse_uuid, Store, StoreError};
 
 /// Where a sale's receipt stands (DESIGN §4 "Print-confirmed issuance").
@@ -190,7 +191,7 @@ struct EventRow {
 
 fn load_event(tx: &Transaction<'_>, id: &str) -> Result<Option<EventRow>, StoreError> {
     let row: Option<(String, String, String, String, bool, String)> = tx
-        .query_row(
+        .query_row_cached(
             "SELECT state, currency, sales_start, sales_end, suspended, jurisdiction_json FROM events WHERE id = ?1",
             [id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
@@ -350,23 +351,23 @@ fn receipt_context_of(
     sale: &Sale,
 ) -> Result<ReceiptContext, StoreError> {
     type OrgRow = (String, String, Option<String>, Option<String>);
-    let (org, licence, address, phone): OrgRow = conn.query_row(
+    let (org, licence, address, phone): OrgRow = conn.query_row_cached(
         "SELECT name, license_number, address, phone FROM organization WHERE id = 1",
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     type EventFacts = (String, String, String, String, String, Option<String>);
-    let (name, ident, draw, tz, jur, venue): EventFacts = conn.query_row(
+    let (name, ident, draw, tz, jur, venue): EventFacts = conn.query_row_cached(
         "SELECT name, identifier, draw_time, timezone, jurisdiction_json, venue_name FROM events WHERE id = ?1",
         [sale.event_id.to_string()],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
     )?;
     let (rsu_name, rsu_no): (String, u32) =
-        conn.query_row("SELECT name, rsu_no FROM device WHERE id = 1", [], |r| {
+        conn.query_row_cached("SELECT name, rsu_no FROM device WHERE id = 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
     let operator_name: String = conn
-        .query_row(
+        .query_row_cached(
             "SELECT name FROM operators WHERE id = ?1",
             [sale.operator_id.to_string()],
             |r| r.get(0),

@@ -12,12 +12,13 @@ use super::{load_event, Sale};
 use crate::journal::{append, critical};
 use crate::people::open_shift_tx;
 use crate::session::{open_shift_of, session_operator};
+use crate::CachedSql;
 use crate::{parse_uuid, ts, Store, StoreError};
 
 /// The earliest receipt whose print is not confirmed and not spoiled.
 pub(crate) fn unresolved_sale(tx: &Transaction<'_>) -> Result<Option<String>, StoreError> {
     Ok(tx
-        .query_row(
+        .query_row_cached(
             "SELECT id FROM sales WHERE print_state IN ('pending', 'print_failed') AND voided_at IS NULL ORDER BY seq LIMIT 1",
             [],
             |r| r.get(0),
@@ -38,7 +39,7 @@ impl Store {
     /// Confirms the sale's receipt (or its latest reprint) printed.
     pub fn mark_printed(&mut self, sale_id: Uuid) -> Result<Sale, StoreError> {
         let tx = self.begin()?;
-        let n = tx.execute(
+        let n = tx.execute_cached(
             "UPDATE sales SET print_state = CASE WHEN reprint_count > 0 THEN 'reprinted' ELSE 'printed' END,
                     print_count = print_count + 1, print_error = NULL
              WHERE id = ?1 AND print_state IN ('pending', 'print_failed')",
@@ -58,7 +59,7 @@ impl Store {
     pub fn mark_print_failed(&mut self, sale_id: Uuid, error: &str) -> Result<Sale, StoreError> {
         let now = self.now()?;
         let tx = self.begin()?;
-        let n = tx.execute(
+        let n = tx.execute_cached(
             "UPDATE sales SET print_state = 'print_failed', print_count = print_count + 1, print_error = ?2
              WHERE id = ?1 AND print_state IN ('pending', 'print_failed')",
             params![sale_id.to_string(), error],
@@ -129,7 +130,7 @@ impl Store {
             Some(op),
             json!({"saleId": sale.id, "reprintNumber": n}),
         )?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE sales SET reprint_count = ?2, print_state = 'pending' WHERE id = ?1",
             params![sale.id.to_string(), n],
         )?;
@@ -229,7 +230,7 @@ impl Store {
             Some(id) => Some(id),
             None => Some(open_shift_tx(&tx, now, op, 0)?),
         };
-        tx.execute(
+        tx.execute_cached(
             "UPDATE sales SET voided_at = ?2, void_reason = ?3, voided_by = ?4, void_seq = ?5, void_shift_id = ?6,
                     print_state = CASE WHEN ?7 OR print_state IN ('pending', 'print_failed') THEN 'spoiled' ELSE print_state END
              WHERE id = ?1",

@@ -643,3 +643,56 @@ fn a_version_8_database_keeps_its_journal_and_triggers_through_the_perks_migrati
     insert(2, "perk_release").unwrap();
     assert!(insert(3, "perk_claim").is_err());
 }
+
+/// `sell` builds the sale it returns and the receipt context it checks from what it read and
+/// wrote, without reading them back (issue 16: each statement a sale runs costs time): both
+/// must be exactly what `Store::sale` and `Store::receipt_context` read from the database, for
+/// a sale with perks, a card reference, customer details and a clock with sub-millisecond time.
+#[test]
+fn the_sale_sell_returns_is_the_sale_the_store_reads_back() {
+    use rsu_core::payload::{CustomerInfo, Payment, PaymentMethod};
+    let mut d = demo();
+    give_perks(
+        &mut d,
+        vec![
+            perk(VIP, "VIP Parking", true),
+            perk(SCARF, "Team Scarf", false),
+        ],
+        vec![SCARF, VIP],
+        &[(ALLOC_A, VIP, 5)],
+    );
+    reconfigure(&mut d, |c| {
+        c.organization.address = Some("1 Stadium Way\nSpringfield".into());
+        c.organization.phone = Some("555-0100".into());
+        c.events[0].jurisdiction.required_receipt_fields =
+            vec!["licenseeAddress".into(), "operatorName".into()];
+    });
+    d.store.login(SELLER, None).unwrap();
+    let at = d.t0 + chrono::Duration::seconds(90) + chrono::Duration::nanoseconds(123_456);
+    assert_ne!(at.timestamp_subsec_nanos() % 1_000_000, 0);
+    d.store.set_fixed_now(Some(at));
+    let mut req = cash(package(&d, 5));
+    req.payment = Payment {
+        method: PaymentMethod::Card,
+        reference: Some("AUTH-0042".into()),
+    };
+    req.customer = Some(CustomerInfo {
+        name: Some("Ada Lovelace".into()),
+        email: Some("ada@example.org".into()),
+        phone: None,
+    });
+    let mut checked = None;
+    let sale = d
+        .store
+        .sell_checked(&req, |_, ctx| {
+            checked = Some(format!("{ctx:?}"));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(sale.perks.len(), 2);
+    assert_eq!(sale.draw_numbers.len(), 5);
+    assert_eq!(sale, d.store.sale(sale.id).unwrap());
+    let read_back = d.store.receipt_context(&sale).unwrap();
+    assert_eq!(checked.unwrap(), format!("{read_back:?}"));
+    assert!(read_back.organization_address.is_some());
+}
