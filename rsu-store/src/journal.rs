@@ -195,32 +195,35 @@ impl Store {
     pub fn record_results(&mut self, results: &[SyncResult]) -> Result<(), StoreError> {
         let now = ts(&self.now()?);
         let tx = self.begin()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE journal SET sync_status = ?3, reason_code = ?4, last_error = ?5,
-                        acked_at = ?6, attempts = attempts + 1, last_attempt_at = ?6
-                 WHERE epoch = ?1 AND seq = ?2",
-            )?;
-            for r in results {
-                let (status, code, msg) = match &r.outcome {
-                    EntryOutcome::Applied => ("applied", None, None),
-                    EntryOutcome::Duplicate => ("duplicate", None, None),
-                    EntryOutcome::Conflict { message } => {
-                        ("conflict", Some("conflict"), Some(message.as_str()))
-                    }
-                    EntryOutcome::Rejected { code, message } => {
-                        ("rejected", Some(code.as_str()), Some(message.as_str()))
-                    }
-                };
-                let n = stmt.execute(params![r.epoch, r.seq, status, code, msg, now])?;
-                if n == 0 {
-                    return Err(StoreError::NotFound(format!(
-                        "the server answered for journal entry {}/{} which this device does not have",
-                        r.epoch, r.seq
-                    )));
-                }
-            }
-        }
+        write_results(&tx, results, &now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Copies the write-ahead log into the database file as far as no reader needs it, without
+    /// waiting for anyone (`PRAGMA wal_checkpoint(PASSIVE)`). The daemon does this after each
+    /// batch it records, so that the checkpoint SQLite would otherwise run inside whichever
+    /// commit crosses 1,000 log pages — usually a sale's — runs in the daemon instead.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// One push's answer in one transaction: the per-entry results ([`Store::record_results`])
+    /// and how far the server holds this epoch ([`Store::record_push_ack`]). The daemon writes
+    /// once per batch, so a kiosk selling meanwhile waits for at most one short write.
+    pub fn record_push_answer(
+        &mut self,
+        results: &[SyncResult],
+        acked_through_seq: u64,
+        chain_head_hex: &str,
+        chain_verified: bool,
+    ) -> Result<(), StoreError> {
+        let now = ts(&self.now()?);
+        let tx = self.begin()?;
+        write_results(&tx, results, &now)?;
+        crate::sync_state::write_push_ack(&tx, acked_through_seq, chain_head_hex, chain_verified)?;
         tx.commit()?;
         Ok(())
     }
@@ -336,4 +339,39 @@ pub fn write_export_lines(
         n += 1;
     }
     Ok(n)
+}
+
+/// Records the server's per-entry answers inside the caller's transaction.
+fn write_results(
+    tx: &Transaction<'_>,
+    results: &[SyncResult],
+    now: &str,
+) -> Result<(), StoreError> {
+    {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE journal SET sync_status = ?3, reason_code = ?4, last_error = ?5,
+                    acked_at = ?6, attempts = attempts + 1, last_attempt_at = ?6
+             WHERE epoch = ?1 AND seq = ?2",
+        )?;
+        for r in results {
+            let (status, code, msg) = match &r.outcome {
+                EntryOutcome::Applied => ("applied", None, None),
+                EntryOutcome::Duplicate => ("duplicate", None, None),
+                EntryOutcome::Conflict { message } => {
+                    ("conflict", Some("conflict"), Some(message.as_str()))
+                }
+                EntryOutcome::Rejected { code, message } => {
+                    ("rejected", Some(code.as_str()), Some(message.as_str()))
+                }
+            };
+            let n = stmt.execute(params![r.epoch, r.seq, status, code, msg, now])?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "the server answered for journal entry {}/{} which this device does not have",
+                    r.epoch, r.seq
+                )));
+            }
+        }
+    }
+    Ok(())
 }

@@ -26,6 +26,7 @@ mod status;
 mod sync_state;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod turn;
 
 pub use closing::CloseReport;
 pub use config::{DeviceIdentity, MAX_CLOCK_STEP_BACK_MS};
@@ -44,6 +45,7 @@ pub use status::{
     reset_database, AllocationStatus, StartupReport, Status, SyncCounts, VerifyReport,
 };
 pub use sync_state::{EnrollmentFacts, KeyState, SyncIdentity, SyncState, TopUpCandidate};
+pub use turn::{turn_path, MAX_WAIT as TURN_MAX_WAIT};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -93,7 +95,7 @@ impl CachedSql for Connection {
 }
 
 /// How long a writer waits for the other process before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An open device store.
 pub struct Store {
@@ -101,6 +103,10 @@ pub struct Store {
     path: PathBuf,
     /// Tests pin the clock; production reads the system clock plus the server offset.
     fixed_now: Option<DateTime<Utc>>,
+    /// Turns at the write lock (`turn.rs`); `None` when the turn file cannot be opened.
+    turn: Option<turn::Turn>,
+    /// Whether this store's writes take the turn (the sync daemon) or wait for it (the rest).
+    takes_turns: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -125,10 +131,13 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags)
             .map_err(|e| StoreError::classify(e, &path))?;
+        let turn = turn::Turn::open(&path);
         let mut store = Store {
             conn,
             path,
             fixed_now: None,
+            turn,
+            takes_turns: false,
         };
         store.configure().map_err(|e| e.at(&store.path))?;
         store.integrity_check()?;
@@ -285,10 +294,58 @@ impl Store {
         &self.conn
     }
 
-    pub(crate) fn begin(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
-        Ok(self
+    /// Makes this store's writes take their turn at the write lock instead of waiting for it
+    /// (`turn.rs`): the sync daemon, so that a kiosk selling back to back cannot starve it.
+    pub fn take_write_turns(&mut self) -> Result<(), StoreError> {
+        self.takes_turns = true;
+        // Holding the turn, the daemon waits for at most the one transaction already running:
+        // it looks again every 100 µs instead of SQLite's 1, 2, 5 … ms sleeps, during which the
+        // kiosk, waiting for the turn, would sit idle too.
+        self.conn.busy_handler(Some(turn::poll_busy))?;
+        Ok(())
+    }
+
+    /// Begins a write (`BEGIN IMMEDIATE`), after the daemon's turn if it holds one, or holding
+    /// the turn until the transaction ends if this is the daemon.
+    pub(crate) fn begin(&mut self) -> Result<WriteTx<'_>, StoreError> {
+        let guard = match &self.turn {
+            Some(t) if self.takes_turns => t.take(),
+            Some(t) => {
+                t.wait();
+                None
+            }
+            None => None,
+        };
+        let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(WriteTx { tx, _turn: guard })
+    }
+}
+
+/// A write transaction and, for the daemon, its turn at the write lock (released after the
+/// transaction ends: `tx` is dropped first). Used as the `rusqlite::Transaction` it holds.
+pub(crate) struct WriteTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    _turn: Option<turn::TurnGuard<'a>>,
+}
+
+impl<'a> std::ops::Deref for WriteTx<'a> {
+    type Target = rusqlite::Transaction<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl WriteTx<'_> {
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        self.tx.commit()
     }
 }
 

@@ -8,6 +8,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::CachedSql;
 use crate::{parse_ts, parse_uuid, ts, Store, StoreError};
 
 const SYNC_STATE_SQL: &str = include_str!("../../migrations/device/0002_sync.sql");
@@ -209,10 +210,7 @@ impl Store {
         chain_verified: bool,
     ) -> Result<(), StoreError> {
         let tx = self.begin()?;
-        tx.execute(
-            "UPDATE sync_state SET server_acked_through_seq = ?1, server_chain_head = ?2, server_chain_verified = ?3 WHERE id = 1",
-            params![acked_through_seq as i64, chain_head_hex, chain_verified],
-        )?;
+        write_push_ack(&tx, acked_through_seq, chain_head_hex, chain_verified)?;
         tx.commit()?;
         Ok(())
     }
@@ -484,4 +482,19 @@ impl Store {
         }
         Ok(previous)
     }
+}
+
+/// How far the server holds this epoch and whether it verified the chain, inside the caller's
+/// transaction.
+pub(crate) fn write_push_ack(
+    tx: &rusqlite::Transaction<'_>,
+    acked_through_seq: u64,
+    chain_head_hex: &str,
+    chain_verified: bool,
+) -> Result<(), StoreError> {
+    tx.execute_cached(
+        "UPDATE sync_state SET server_acked_through_seq = ?1, server_chain_head = ?2, server_chain_verified = ?3 WHERE id = 1",
+        params![acked_through_seq as i64, chain_head_hex, chain_verified],
+    )?;
+    Ok(())
 }

@@ -134,6 +134,9 @@ impl Engine {
     pub fn open(db: &Path, settings: &Settings) -> Result<Engine, SyncError> {
         settings.validate()?;
         let mut store = Store::open_existing(db)?;
+        // The daemon's writes take their turn at the write lock, so that a kiosk selling back
+        // to back cannot starve the drain (rsu-store `turn.rs`, issue 16).
+        store.take_write_turns()?;
         store.ensure_sync_state()?;
         let ident = store.sync_identity()?;
         let url = settings
@@ -655,13 +658,16 @@ impl Engine {
                             resp.acked_through_seq
                         )));
                     }
-                    self.store.record_results(&results)?;
-                    self.store.record_push_ack(
+                    self.store.record_push_answer(
+                        &results,
                         resp.acked_through_seq,
                         &resp.chain_head.to_hex(),
                         resp.chain_verified,
                     )?;
                     crash::point("after_record");
+                    if let Err(e) = self.store.checkpoint() {
+                        tracing::warn!(error = %e, "checkpoint after a batch failed; SQLite checkpoints on its own");
+                    }
                     if let Some((_, h)) = hashes.iter().find(|(s, _)| *s == resp.acked_through_seq)
                     {
                         if *h != resp.chain_head.to_hex() {

@@ -9,6 +9,7 @@ mod lifecycle;
 mod operators;
 mod perks;
 mod sales;
+mod turns;
 mod voids;
 
 pub use rsu_store::testkit::{ack_all, cash, Demo};
