@@ -33,6 +33,30 @@ pub fn env_count(name: &str, default: usize) -> usize {
 // The server, in a runtime of its own
 // ---------------------------------------------------------------------------------------------
 
+/// Sets the calling thread's nice value (Linux keeps one per thread); a warning if it cannot.
+pub fn nice_this_thread(nice: i32) {
+    let tid = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name().map(|t| t.to_string_lossy().into_owned()));
+    renice(nice, tid.as_slice());
+}
+
+/// `renice -n nice -p ids…` (threads or processes); a warning if it cannot.
+pub fn renice(nice: i32, ids: &[String]) {
+    if ids.is_empty() {
+        return;
+    }
+    let ok = std::process::Command::new("renice")
+        .args(["-n", &nice.to_string(), "-p"])
+        .args(ids)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("warning: could not renice {ids:?} to {nice}");
+    }
+}
+
 /// server-stub serving on 127.0.0.1. [`Server::kill`] drops its runtime: every in-flight request
 /// dies at its next await and its database connections close, so an uncommitted batch rolls
 /// back, as when the server process is killed.
@@ -43,11 +67,22 @@ pub struct Server {
 
 impl Server {
     pub fn start(db_url: &str) -> Server {
+        Server::start_niced(db_url, 0)
+    }
+
+    /// Like [`Server::start`], its threads at `nice` (benchmarks: a server that is elsewhere on
+    /// a real site should not take the device's CPU here).
+    pub fn start_niced(db_url: &str, nice: i32) -> Server {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let addr = std_listener.local_addr().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .on_thread_start(move || {
+                if nice != 0 {
+                    nice_this_thread(nice);
+                }
+            })
             .enable_all()
             .build()
             .unwrap();
