@@ -189,27 +189,33 @@ struct EventRow {
     jurisdiction: JurisdictionProfile,
 }
 
-fn load_event(tx: &Transaction<'_>, id: &str) -> Result<Option<EventRow>, StoreError> {
-    let row: Option<(String, String, String, String, bool, String)> = tx
-        .query_row_cached(
-            "SELECT state, currency, sales_start, sales_end, suspended, jurisdiction_json FROM events WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-        )
-        .optional()?;
-    let Some((state, currency, start, end, suspended, jur)) = row else {
-        return Ok(None);
-    };
-    Ok(Some(EventRow {
+/// The columns [`event_row`] reads, in its order.
+const EVENT_COLUMNS: &str = "state, currency, sales_start, sales_end, suspended, jurisdiction_json";
+
+/// Reads an event row selected with [`EVENT_COLUMNS`] first.
+fn event_row(r: &rusqlite::Row<'_>) -> Result<EventRow, StoreError> {
+    let state: String = r.get(0)?;
+    let jur: String = r.get(5)?;
+    Ok(EventRow {
         state: EventState::parse(&state)
             .ok_or_else(|| StoreError::Invalid(format!("unknown event state {state}")))?,
-        currency,
-        sales_start: parse_ts(&start)?,
-        sales_end: parse_ts(&end)?,
-        suspended,
+        currency: r.get(1)?,
+        sales_start: parse_ts(&r.get::<_, String>(2)?)?,
+        sales_end: parse_ts(&r.get::<_, String>(3)?)?,
+        suspended: r.get(4)?,
         jurisdiction: serde_json::from_str(&jur)
             .map_err(|e| StoreError::Invalid(format!("jurisdiction profile: {e}")))?,
-    }))
+    })
+}
+
+fn load_event(tx: &Transaction<'_>, id: &str) -> Result<Option<EventRow>, StoreError> {
+    let mut stmt =
+        tx.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))?;
+    let mut rows = stmt.query([id])?;
+    match rows.next()? {
+        Some(r) => event_row(r).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The columns [`package_from_row`] reads, in its order.

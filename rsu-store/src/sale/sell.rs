@@ -13,8 +13,8 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use uuid::Uuid;
 
 use super::{
-    address_lines, load_event, package_from_row, unresolved_sale, EventRow, PrintState,
-    ReceiptContext, Sale, SaleRequest, PACKAGE_COLUMNS, RECEIPT_FIELD_LABELS,
+    address_lines, event_row, package_from_row, unresolved_sale, EventRow, PrintState,
+    ReceiptContext, Sale, SaleRequest, EVENT_COLUMNS, PACKAGE_COLUMNS, RECEIPT_FIELD_LABELS,
 };
 use crate::journal::{append, last_entry_time};
 use crate::people::open_shift_tx;
@@ -210,23 +210,22 @@ struct SaleEvent {
 }
 
 fn sale_event(tx: &Transaction<'_>, id: &str) -> Result<Option<SaleEvent>, StoreError> {
-    type Row = (bool, String, String, Option<String>, String, String);
-    let Some(row) = load_event(tx, id)? else {
+    // One read of the row: the rules' columns first, then what the receipt shows.
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS}, closed_at IS NOT NULL, name, identifier, venue_name, draw_time, timezone FROM events WHERE id = ?1"
+    ))?;
+    let mut rows = stmt.query([id])?;
+    let Some(r) = rows.next()? else {
         return Ok(None);
     };
-    let (closed, name, identifier, venue, draw, timezone): Row = tx.query_row_cached(
-        "SELECT closed_at IS NOT NULL, name, identifier, venue_name, draw_time, timezone FROM events WHERE id = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-    )?;
     Ok(Some(SaleEvent {
-        row,
-        closed,
-        name,
-        identifier,
-        venue,
-        draw_time: parse_ts(&draw)?,
-        timezone,
+        row: event_row(r)?,
+        closed: r.get(6)?,
+        name: r.get(7)?,
+        identifier: r.get(8)?,
+        venue: r.get(9)?,
+        draw_time: parse_ts(&r.get::<_, String>(10)?)?,
+        timezone: r.get(11)?,
     }))
 }
 
