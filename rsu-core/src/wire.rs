@@ -41,6 +41,10 @@ pub const HEADER_NONCE: &str = "x-rsu-nonce";
 pub const HEADER_SIGNATURE: &str = "x-rsu-signature";
 /// Response header carrying the server's clock (RFC 3339) on every response.
 pub const HEADER_SERVER_TIME: &str = "x-server-time";
+/// Response header of every journal push answer (200 and 503 `server_busy`): the most entries
+/// the server wants in the device's next push, smaller while other devices' pushes queue
+/// (docs/protocol.md §9). A device sends at most this many, and at most its own batch size.
+pub const HEADER_BATCH_MAX: &str = "x-rsu-batch-max";
 
 /// The first line of the string to sign; it changes if the scheme ever changes.
 pub const SIGNATURE_SCHEME: &str = "RSU-ED25519-V1";

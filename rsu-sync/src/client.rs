@@ -28,6 +28,9 @@ pub struct Client {
     offset_ms: i64,
     /// Set when a response carried a new offset that the caller has not persisted yet.
     offset_changed: bool,
+    /// `X-Rsu-Batch-Max` of the last journal push answer: the most entries the server wants in
+    /// the next push (None when the answer had none, e.g. an older server).
+    batch_max: Option<usize>,
 }
 
 impl std::fmt::Debug for Client {
@@ -153,6 +156,18 @@ fn parse_retry_after(h: &reqwest::header::HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// `X-Rsu-Batch-Max`: 1 to the protocol's 1,000 entries; anything else is ignored.
+fn parse_batch_max(h: &reqwest::header::HeaderMap) -> Option<usize> {
+    let n: usize = h
+        .get(wire::HEADER_BATCH_MAX)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (1..=wire::MAX_BATCH_ENTRIES).contains(&n).then_some(n)
+}
+
 /// A 503 or 429 that says when to come back becomes [`SyncError::Busy`] (at most 10 minutes).
 pub fn with_retry_after(err: SyncError, status: u16, retry_after: Option<u64>) -> SyncError {
     match (status, retry_after) {
@@ -196,6 +211,7 @@ impl Client {
             timeout,
             offset_ms,
             offset_changed: false,
+            batch_max: None,
         }
     }
 
@@ -215,6 +231,12 @@ impl Client {
 
     pub fn offset_ms(&self) -> i64 {
         self.offset_ms
+    }
+
+    /// The most entries the server asked for in the next push (`X-Rsu-Batch-Max` of the last
+    /// push answer), if it said.
+    pub fn batch_max(&self) -> Option<usize> {
+        self.batch_max
     }
 
     /// The new offset if it changed since the last call (then it is persisted by the caller).
@@ -286,6 +308,9 @@ impl Client {
         let status = res.status().as_u16();
         let server_time = parse_server_time(res.headers());
         let retry_after = parse_retry_after(res.headers());
+        if path == wire::PATH_JOURNAL {
+            self.batch_max = parse_batch_max(res.headers());
+        }
         let bytes = res
             .bytes()
             .await
@@ -315,6 +340,21 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_max_outside_the_protocol_is_ignored() {
+        let of = |v: &str| {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert(wire::HEADER_BATCH_MAX, v.parse().expect("header value"));
+            parse_batch_max(&h)
+        };
+        assert_eq!(of("250"), Some(250));
+        assert_eq!(of(" 1000 "), Some(1000));
+        assert_eq!(of("0"), None);
+        assert_eq!(of("1001"), None);
+        assert_eq!(of("lots"), None);
+        assert_eq!(parse_batch_max(&reqwest::header::HeaderMap::new()), None);
+    }
 
     #[test]
     fn error_answers_map_to_what_the_protocol_says_they_mean() {

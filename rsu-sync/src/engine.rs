@@ -199,6 +199,11 @@ impl Engine {
         &self.last
     }
 
+    /// The batch size the server's last push answer asked for (`X-Rsu-Batch-Max`), if any.
+    pub fn client_batch_max(&self) -> Option<usize> {
+        self.client.batch_max()
+    }
+
     fn local_state(&mut self) -> Result<LocalState, SyncError> {
         // A `close` command from the server waits for the last receipt to be confirmed.
         if let Some(closed) = self.store.complete_requested_closes()? {
@@ -601,13 +606,18 @@ impl Engine {
         // faster than one batch per round trip; the daemon starts the next round at once.
         let through = (self.ident.epoch, self.store.sync_counts()?.last_seq);
         loop {
+            // The configured size (halved after a 413), and no more than the server's last
+            // answer asked for while other devices' pushes queue (`X-Rsu-Batch-Max`).
+            let size = self
+                .batch_size
+                .min(self.client.batch_max().unwrap_or(usize::MAX));
             let mut entries = match resend_from.take() {
                 Some((epoch, seq)) => {
                     let mut v = self.store.entries_from(epoch, seq)?;
-                    v.truncate(self.batch_size);
+                    v.truncate(size);
                     v
                 }
-                None => self.store.pending_entries(self.batch_size)?,
+                None => self.store.pending_entries(size)?,
             };
             entries.retain(|e| (e.body.epoch, e.body.seq) <= through);
             let Some(first) = entries.first() else {

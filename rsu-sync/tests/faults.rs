@@ -155,6 +155,53 @@ async fn a_busy_server_is_tried_again_exactly_when_its_retry_after_says() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_shrink_to_what_a_busy_server_asks_for_and_grow_back_when_it_is_idle() {
+    let w = World::new(WorldOptions::default()).await;
+    let mut store = w.store();
+    sell(&mut store, 700);
+    let mut settings = w.settings();
+    settings.batch_size = 300;
+    let mut engine = rsu_sync::Engine::open(&w.device_db, &settings).unwrap();
+    let pending = rsu_sync::status::status(&w.device_db)
+        .unwrap()
+        .pending_entries;
+    assert!(pending >= 700, "{pending}");
+
+    // A server whose push queue is deep asks for 70 entries at a time: the first push (before
+    // any answer) is the configured 300, every one after it at most 70.
+    w.proxy.always(PATH_JOURNAL, Fault::BatchMax(70));
+    let r = engine.round_now().await;
+    assert_eq!(r.error_code, None, "{r:?}");
+    assert_eq!(r.pending_after, 0, "{r:?}");
+    assert_eq!(r.batches, 1 + (pending - 300).div_ceil(70), "{r:?}");
+    assert_eq!(engine.client_batch_max(), Some(70));
+
+    // Idle again: the first push still follows the last answer (70), the server's own header
+    // on it says 1,000, and the rest go at the configured 300.
+    w.proxy.clear();
+    sell(&mut store, 700);
+    let pending = rsu_sync::status::status(&w.device_db)
+        .unwrap()
+        .pending_entries;
+    let r = engine.round_now().await;
+    assert_eq!(r.error_code, None, "{r:?}");
+    assert_eq!(
+        r.batches,
+        1 + (pending - 70).div_ceil(300),
+        "{pending} pending: {r:?}"
+    );
+    assert_eq!(
+        engine.client_batch_max(),
+        Some(1000),
+        "the server's own answer"
+    );
+    check(&w.device_db, w.pool(), w.rsu_id)
+        .await
+        .assert_synced();
+    w.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_truncated_body_is_unknown_and_retried() {
     push_fault("truncated body", Fault::TruncateBody, "transport", true).await;
 }

@@ -585,6 +585,18 @@ pub async fn http_request(
     headers: &[(String, String)],
     body: &[u8],
 ) -> anyhow::Result<(u16, Value)> {
+    let (status, _, v) = http_request_full(addr, method, path, headers, body).await?;
+    Ok((status, v))
+}
+
+/// [`http_request`], with the answer's headers (names in lower case).
+pub async fn http_request_full(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> anyhow::Result<(u16, Vec<(String, String)>, Value)> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
@@ -623,8 +635,14 @@ pub async fn http_request(
     } else {
         rest.to_string()
     };
+    let answer_headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
     let v = serde_json::from_str(&body_text).unwrap_or(Value::String(body_text));
-    Ok((status, v))
+    Ok((status, answer_headers, v))
 }
 
 fn dechunk(s: &str) -> String {

@@ -134,6 +134,8 @@ pub enum Fault {
     StatusAfterCommit(u16),
     /// Forward, then send the head with the full Content-Length but only half the body, and close.
     TruncateBody,
+    /// Forward, and answer with `X-Rsu-Batch-Max: n` in place of the server's (a busy queue).
+    BatchMax(usize),
 }
 
 #[derive(Default)]
@@ -391,6 +393,20 @@ async fn handle(
             client.flush().await?;
             client.set_zero_linger()?;
             drop(client);
+        }
+        Some(Fault::BatchMax(n)) => {
+            let split = find(&resp, b"\r\n\r\n").map_or(resp.len(), |i| i + 2);
+            let head = String::from_utf8_lossy(&resp[..split]);
+            let mut out = String::new();
+            for line in head.split_inclusive("\r\n") {
+                if !line.to_ascii_lowercase().starts_with("x-rsu-batch-max:") {
+                    out.push_str(line);
+                }
+            }
+            out.push_str(&format!("x-rsu-batch-max: {n}\r\n"));
+            client.write_all(out.as_bytes()).await?;
+            client.write_all(&resp[split..]).await?;
+            client.shutdown().await?;
         }
         Some(Fault::ResetMidRequest | Fault::Status(_) | Fault::Busy(_)) => {}
     }

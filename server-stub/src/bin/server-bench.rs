@@ -24,7 +24,7 @@ use rsu_core::wire;
 use serde_json::Value;
 use server_stub::admin;
 use server_stub::copy::CopyBuf;
-use server_stub::testkit::{http_request, Pkg, TestDb, TestDevice, TestServer};
+use server_stub::testkit::{http_request_full, Pkg, TestDb, TestDevice, TestServer};
 use server_stub::AppState;
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -59,11 +59,16 @@ struct Args {
     /// Keep the database afterwards.
     #[arg(long)]
     keep: bool,
+    /// Send every push at --sales-per-batch sales, ignoring the server's `X-Rsu-Batch-Max` (how
+    /// devices pushed before batches were sized to the server's queue).
+    #[arg(long)]
+    fixed_batches: bool,
 }
 
 struct Dev {
     device: TestDevice,
-    batches: Vec<Vec<u8>>,
+    /// Every entry the device pushes, in seq order; cut into batches as the pushes go.
+    entries: Vec<JournalEntry>,
     sales: Vec<Vec<SalePayload>>,
 }
 
@@ -125,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         device.refresh_allocations(&pool).await?;
         device.next_number = start;
-        let mut batches = vec![];
+        let mut all = vec![];
         let mut sales = vec![];
         for _ in 0..args.batches {
             let mut batch_sales = vec![];
@@ -138,12 +143,12 @@ async fn main() -> anyhow::Result<()> {
                     device.entry(EntryKind::Sale, v)
                 })
                 .collect();
-            batches.push(device.push_body(&entries)?);
+            all.extend(entries);
             sales.push(batch_sales);
         }
         devs.push(Dev {
             device,
-            batches,
+            entries: all,
             sales,
         });
     }
@@ -171,23 +176,38 @@ async fn main() -> anyhow::Result<()> {
     // The server on a real socket.
     let server_pool = server_stub::db::connect(&db.url, args.connections).await?;
     let state = AppState::new(server_pool, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let gate = state.push_gate.clone();
     let server = TestServer::spawn(state).await?;
 
-    let busy = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counted = |f: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<u64>>>>| {
-        let busy = busy.clone();
-        async move {
-            busy.fetch_add(f.await?, std::sync::atomic::Ordering::Relaxed);
-            Ok(())
-        }
+    let stats = Arc::new(std::sync::Mutex::new(PushStats::default()));
+    let push = Pushing {
+        addr: server.addr,
+        most: args.sales_per_batch,
+        sized: !args.fixed_batches,
     };
+    let counted =
+        |f: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<PushStats>>>>| {
+            let stats = stats.clone();
+            async move {
+                let s = f.await?;
+                if let Ok(mut all) = stats.lock() {
+                    all.add(s);
+                }
+                Ok(())
+            }
+        };
     let ours = measure(
         &pool,
         &db.name,
-        counted(Box::pin(run_pushes(&devs, server.addr, "applied"))),
+        counted(Box::pin(run_pushes(devs.clone(), push, "applied"))),
     )
     .await?;
     report("server push", total_tickets, &ours);
+    let first = stats
+        .lock()
+        .map(|s| s.clone())
+        .map_err(|_| anyhow::anyhow!("push stats poisoned"))?;
+    first.print(args.devices, gate.permits(), gate.mean_push());
     // The pre-draw crunch ends with the reconciliation report of the event the devices sold for:
     // how long the manager waits, after the last push, to see every sale reconciled.
     let t = Instant::now();
@@ -203,13 +223,14 @@ async fn main() -> anyhow::Result<()> {
     let retry = measure(
         &pool,
         &db.name,
-        counted(Box::pin(run_pushes(&devs, server.addr, "duplicate"))),
+        counted(Box::pin(run_pushes(devs.clone(), push, "duplicate"))),
     )
     .await?;
     report("server push, retries", total_tickets, &retry);
     println!(
-        "503 answers (admission control or pool timeout), each retried: {}",
-        busy.load(std::sync::atomic::Ordering::Relaxed)
+        "503 answers (admission control or pool timeout), each retried: {} over {} pushes",
+        stats.lock().map(|s| s.busy).unwrap_or(0),
+        stats.lock().map(|s| s.waits.len()).unwrap_or(0)
     );
     server.stop().await;
 
@@ -540,56 +561,138 @@ async fn base_events(
     Ok(out)
 }
 
-/// Pushes every device's batches at once. A 503 (the server's admission control, or the
-/// database pool timing out) is counted and the batch sent again after a pause, as rsu-syncd
-/// would; anything else non-200 aborts. Returns the number of 503 answers.
-async fn run_pushes(
-    devs: &Arc<Vec<Dev>>,
+/// How the simulated devices push.
+#[derive(Clone, Copy)]
+struct Pushing {
     addr: std::net::SocketAddr,
+    /// The device's own batch size (rsu-syncd's `batch_size`).
+    most: usize,
+    /// Send no more than the server's last `X-Rsu-Batch-Max`, as rsu-syncd does.
+    sized: bool,
+}
+
+/// What the devices saw while pushing.
+#[derive(Clone, Default)]
+struct PushStats {
+    /// 503 answers, each followed by the same batch after `Retry-After`.
+    busy: u64,
+    /// Per acknowledged push: seconds from its first send to its 200 (queue, 503 waits, work).
+    waits: Vec<f64>,
+    /// Entries per acknowledged push.
+    sizes: Vec<usize>,
+    /// Per device: seconds from the start until its last push was acknowledged.
+    done: Vec<f64>,
+}
+
+impl PushStats {
+    fn add(&mut self, o: PushStats) {
+        self.busy += o.busy;
+        self.waits.extend(o.waits);
+        self.sizes.extend(o.sizes);
+        self.done.extend(o.done);
+    }
+
+    /// The longest wait of one push, against what the queue needs: at the start every device
+    /// asks at once, so the last one in line waits for ⌈devices ÷ permits⌉ pushes ahead of it.
+    fn print(&self, devices: usize, permits: usize, mean_push: std::time::Duration) {
+        let mut w = self.waits.clone();
+        w.sort_by(f64::total_cmp);
+        let pct = |p: f64| w.get(((w.len() as f64 * p) as usize).min(w.len().saturating_sub(1)));
+        let mut sizes = self.sizes.clone();
+        sizes.sort_unstable();
+        let needs = devices.div_ceil(permits.max(1)) as f64 * mean_push.as_secs_f64();
+        println!(
+            "pushes: {} (entries each: min {}, median {}, max {}); 503 answers {}",
+            w.len(),
+            sizes.first().unwrap_or(&0),
+            sizes.get(sizes.len() / 2).unwrap_or(&0),
+            sizes.last().unwrap_or(&0),
+            self.busy
+        );
+        println!(
+            "one push, first send to acknowledged: p50 {:.2} s, p99 {:.2} s, longest {:.2} s; the queue needs {:.2} s ({} devices / {} permits x {:.2} s mean push); longest / needed {:.2}",
+            pct(0.5).unwrap_or(&0.0),
+            pct(0.99).unwrap_or(&0.0),
+            w.last().unwrap_or(&0.0),
+            needs,
+            devices,
+            permits,
+            mean_push.as_secs_f64(),
+            w.last().unwrap_or(&0.0) / needs.max(1e-9),
+        );
+        let last = self.done.iter().copied().fold(0.0, f64::max);
+        let first = self.done.iter().copied().fold(f64::MAX, f64::min);
+        println!("devices finished between {first:.1} s and {last:.1} s");
+    }
+}
+
+/// Pushes every device's entries at once, in batches of at most `most` entries (and, when
+/// `sized`, at most what the server's last answer asked for). A 503 (the server's admission
+/// control, or the database pool timing out) is counted and the batch sent again after the
+/// server's `Retry-After`, as rsu-syncd does; anything else non-200 aborts.
+async fn run_pushes(
+    devs: Arc<Vec<Dev>>,
+    how: Pushing,
     expect: &'static str,
-) -> anyhow::Result<u64> {
-    let busy = Arc::new(std::sync::atomic::AtomicU64::new(0));
+) -> anyhow::Result<PushStats> {
+    let started = Instant::now();
     let mut tasks = vec![];
     for i in 0..devs.len() {
         let devs = devs.clone();
-        let busy = busy.clone();
         tasks.push(tokio::spawn(async move {
             let d = &devs[i];
-            for b in &d.batches {
-                let (st, v) = loop {
-                    let headers = d.device.signed_headers("POST", wire::PATH_JOURNAL, b)?;
-                    let (st, v) =
-                        http_request(addr, "POST", wire::PATH_JOURNAL, &headers, b).await?;
+            let mut stats = PushStats::default();
+            let mut size = how.most;
+            let mut at = 0;
+            while at < d.entries.len() {
+                let n = size.min(d.entries.len() - at);
+                let b = d.device.push_body(&d.entries[at..at + n])?;
+                let t = Instant::now();
+                let (st, headers, v) = loop {
+                    let headers = d.device.signed_headers("POST", wire::PATH_JOURNAL, &b)?;
+                    let (st, h, v) =
+                        http_request_full(how.addr, "POST", wire::PATH_JOURNAL, &headers, &b)
+                            .await?;
                     if st != 503 {
-                        break (st, v);
+                        break (st, h, v);
                     }
-                    busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    // The server's Retry-After is in its message ("push again in N s").
-                    let secs = v["message"]
-                        .as_str()
-                        .and_then(|m| m.split("push again in ").nth(1))
-                        .and_then(|t| t.split(' ').next())
-                        .and_then(|n| n.parse::<u64>().ok())
-                        .unwrap_or(1);
-                    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+                    stats.busy += 1;
+                    let secs = header(&h, "retry-after").unwrap_or(1);
+                    tokio::time::sleep(std::time::Duration::from_secs(secs as u64)).await;
                 };
                 anyhow::ensure!(st == 200, "push answered {st}: {v}");
                 let ok = v["results"]
                     .as_array()
-                    .is_some_and(|r| r.iter().all(|r| r["status"] == expect));
+                    .is_some_and(|r| r.len() == n && r.iter().all(|r| r["status"] == expect));
                 anyhow::ensure!(
                     ok,
                     "not every entry was {expect}: {}",
                     &v.to_string()[..300.min(v.to_string().len())]
                 );
+                stats.waits.push(t.elapsed().as_secs_f64());
+                stats.sizes.push(n);
+                at += n;
+                if how.sized {
+                    size = header(&headers, wire::HEADER_BATCH_MAX)
+                        .map_or(how.most, |m| m.clamp(1, how.most));
+                }
             }
-            Ok::<(), anyhow::Error>(())
+            stats.done.push(started.elapsed().as_secs_f64());
+            Ok::<PushStats, anyhow::Error>(stats)
         }));
     }
+    let mut all = PushStats::default();
     for t in tasks {
-        t.await??;
+        all.add(t.await??);
     }
-    Ok(busy.load(std::sync::atomic::Ordering::Relaxed))
+    Ok(all)
+}
+
+/// A numeric header of an answer.
+fn header(h: &[(String, String)], name: &str) -> Option<usize> {
+    h.iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 /// One baseline row set for a sale: its journal row, order and tickets, exactly as the server
@@ -634,7 +737,7 @@ async fn copy_rows(
     conns: usize,
     tag: u32,
 ) -> anyhow::Result<()> {
-    let nb = devs.first().map_or(0, |d| d.batches.len());
+    let nb = devs.first().map_or(0, |d| d.sales.len());
     let jobs = devs.len() * nb;
     let next = Arc::new(AtomicUsize::new(0));
     let base = Arc::new(Base {

@@ -110,12 +110,18 @@ pub fn allocations() {}
     security(("deviceSignature" = [])),
     request_body = PushRequest,
     responses(
-        (status = 200, description = "One result per entry, and how far the server holds the chain", body = PushResponse),
+        (status = 200, description = "One result per entry, and how far the server holds the chain", body = PushResponse,
+            headers(("x-rsu-batch-max" = u32, description = "The most entries to send in the next push (50-1000): smaller while other devices' pushes queue"))),
         (status = 400, description = "The body is not JSON, a field is invalid, or the batch is not contiguous", body = ErrorBody),
         (status = 401, description = "The signature was refused (docs/protocol.md §2), or the key expired before these entries", body = ErrorBody),
         (status = 403, description = "The RSU is disabled (`rsu_disabled`)", body = ErrorBody),
         (status = 409, description = "The batch does not start where the server's chain ends (`gap`, with `expectedSeq`), or the epoch is unknown", body = ErrorBody),
         (status = 413, description = "The body is larger than 4 MiB", body = ErrorBody),
+        (status = 503, description = "`server_busy`: the push queue is full or this push waited 5 s for a turn; nothing was applied, send it again after `Retry-After` seconds", body = ErrorBody,
+            headers(
+                ("retry-after" = u64, description = "Seconds to wait before sending the same batch again (1-30)"),
+                ("x-rsu-batch-max" = u32, description = "The most entries to send in the next push"),
+            )),
         (status = "default", description = "Any other error, as `{error, message}`", body = ErrorBody),
     )
 )]

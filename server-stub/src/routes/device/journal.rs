@@ -3,6 +3,8 @@
 //! reconciliation itself is [`crate::ingest::push`].
 
 use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use rsu_core::wire::PushResponse;
@@ -16,7 +18,7 @@ use rsu_core::wire::ErrorCode;
 pub async fn journal(
     State(st): State<AppState>,
     push: Result<SignedPush<IncomingPush>, AppError>,
-) -> AppResult<Json<PushResponse>> {
+) -> Response {
     // Every push is counted by its result (crate::metrics); the time of an authenticated one too.
     let started = std::time::Instant::now();
     let (r, took) = match push {
@@ -24,7 +26,12 @@ pub async fn journal(
         Err(e) => (Err(e), None),
     };
     st.metrics.observe_push(r.as_ref(), took);
-    r.map(Json)
+    // Every answer says how big the next batch may be, sized to the push queue (admission.rs).
+    let batch_max = (
+        HeaderName::from_static(rsu_core::wire::HEADER_BATCH_MAX),
+        HeaderValue::from(st.push_gate.batch_max()),
+    );
+    ([batch_max], r.map(Json)).into_response()
 }
 
 async fn apply(
@@ -33,9 +40,10 @@ async fn apply(
     incoming: IncomingPush,
 ) -> AppResult<PushResponse> {
     // At most so many pushes work at once; the rest queue briefly or are told when to return.
-    let _permit = st.push_gate.enter().await?;
+    let mut permit = st.push_gate.enter().await?;
     let received_at = Utc::now();
     let (mut req, forms) = incoming.into_push(received_at)?;
+    permit.set_entries(req.entries.len());
     crate::ingest::check_shape(&req)?;
     // Tags are checked with the key of the epoch the entries belong to (a new key each epoch).
     if let Ok(epoch) = i32::try_from(req.epoch) {
